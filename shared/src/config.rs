@@ -1,0 +1,258 @@
+//! Configuration, read once at start from the environment and validated with clear messages.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `TOKENMINT_ISSUER` | issuer URL (`iss`, metadata) | required (`serve` derives it from `--addr`) |
+//! | `TOKENMINT_DATA` | directory of the embedded store | `.tokenmint` |
+//! | `TOKENMINT_STORE` | `sqlite:PATH` | `sqlite:$TOKENMINT_DATA/tokenmint.db` |
+//! | `TOKENMINT_SIGNER` | `local` | `local` |
+//! | `TOKENMINT_SIGNING_ALG` | `ES256`, `RS256` or `PS256`, for generated keys | `ES256` |
+//! | `TOKENMINT_DEFAULT_TTL` | access-token lifetime when a client sets none | `1h` |
+//! | `TOKENMINT_MAX_TTL` | cap on every access-token lifetime | `24h` |
+//! | `TOKENMINT_CLIENT_CACHE_TTL` | how long client records are cached | `5s` |
+//! | `TOKENMINT_KEY_CACHE_TTL` | how long signing keys are cached (≤ 60 s) | `60s` |
+//! | `TOKENMINT_JWKS_MAX_AGE` | `Cache-Control: max-age` of the JWKS and metadata | `300s` |
+//! | `TOKENMINT_LEEWAY` | clock skew tolerated for `nbf`/`iat` | `30s` |
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::signer::Algorithm;
+
+/// A configuration value that could not be used. The message names the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Where state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Sqlite(PathBuf),
+}
+
+/// Where the private signing key lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignerConfig {
+    /// A software key generated on first start and kept in the store.
+    Local,
+}
+
+/// A validated issuer identifier (RFC 8414 §2): https (or http on a loopback host), no query,
+/// no fragment. Kept exactly as configured, so a trailing slash is present only if given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        let bad = |why: &str| ConfigError(format!("TOKENMINT_ISSUER {s:?} {why}"));
+        let url = url::Url::parse(s).map_err(|e| bad(&format!("is not a URL: {e}")))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("must not have a query or fragment (RFC 8414 §2)"));
+        }
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => return Err(bad("must use https (http only on a loopback host)")),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("must not contain credentials"));
+        }
+        // The url crate adds "/" to an empty path; keep the operator's exact spelling.
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The issuer without a trailing slash, the base for endpoint URLs.
+    pub fn base(&self) -> &str {
+        self.0.trim_end_matches('/')
+    }
+
+    /// The path component without a trailing slash ("" for a bare origin).
+    pub fn path(&self) -> String {
+        url::Url::parse(&self.0)
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub issuer: Issuer,
+    pub store: StoreConfig,
+    pub signer: SignerConfig,
+    pub signing_alg: Algorithm,
+    pub default_ttl: u64,
+    pub max_ttl: u64,
+    pub client_cache_ttl: u64,
+    pub key_cache_ttl: u64,
+    pub jwks_max_age: u64,
+    pub leeway: u64,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get`, so tests never touch the process environment.
+    /// An empty value counts as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let issuer = get("TOKENMINT_ISSUER")
+            .ok_or_else(|| ConfigError("TOKENMINT_ISSUER is not set; set it to the issuer URL, e.g. https://auth.example.com".into()))
+            .and_then(|s| Issuer::parse(&s))?;
+        let data = PathBuf::from(get("TOKENMINT_DATA").unwrap_or_else(|| ".tokenmint".into()));
+        let store = match get("TOKENMINT_STORE") {
+            None => StoreConfig::Sqlite(data.join("tokenmint.db")),
+            Some(s) => match s.split_once(':') {
+                Some(("sqlite", path)) if !path.is_empty() => StoreConfig::Sqlite(path.into()),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "TOKENMINT_STORE {s:?} is not understood; use sqlite:PATH"
+                    )));
+                }
+            },
+        };
+        let signer = match get("TOKENMINT_SIGNER").as_deref() {
+            None | Some("local") => SignerConfig::Local,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "TOKENMINT_SIGNER {other:?} is not understood; use local"
+                )));
+            }
+        };
+        let signing_alg = match get("TOKENMINT_SIGNING_ALG") {
+            None => Algorithm::default(),
+            Some(s) => s
+                .parse()
+                .map_err(|e| ConfigError(format!("TOKENMINT_SIGNING_ALG: {e}")))?,
+        };
+        let secs = |k: &str, default: u64| -> Result<u64, ConfigError> {
+            get(k).map_or(Ok(default), |v| {
+                parse_duration(&v).map_err(|e| ConfigError(format!("{k}: {e}")))
+            })
+        };
+        let config = Self {
+            issuer,
+            store,
+            signer,
+            signing_alg,
+            default_ttl: secs("TOKENMINT_DEFAULT_TTL", 3600)?,
+            max_ttl: secs("TOKENMINT_MAX_TTL", 86_400)?,
+            client_cache_ttl: secs("TOKENMINT_CLIENT_CACHE_TTL", 5)?,
+            key_cache_ttl: secs("TOKENMINT_KEY_CACHE_TTL", 60)?,
+            jwks_max_age: secs("TOKENMINT_JWKS_MAX_AGE", 300)?,
+            leeway: secs("TOKENMINT_LEEWAY", 30)?,
+        };
+        config.validate()
+    }
+
+    fn validate(self) -> Result<Self, ConfigError> {
+        if self.max_ttl == 0 || self.default_ttl == 0 {
+            return Err(ConfigError(
+                "token lifetimes must be at least one second".into(),
+            ));
+        }
+        if self.default_ttl > self.max_ttl {
+            return Err(ConfigError(format!(
+                "TOKENMINT_DEFAULT_TTL ({}s) exceeds TOKENMINT_MAX_TTL ({}s)",
+                self.default_ttl, self.max_ttl
+            )));
+        }
+        if self.key_cache_ttl > 60 {
+            return Err(ConfigError(
+                "TOKENMINT_KEY_CACHE_TTL may be at most 60s, so rotations reach warm processes"
+                    .into(),
+            ));
+        }
+        if self.leeway > 300 {
+            return Err(ConfigError("TOKENMINT_LEEWAY may be at most 300s".into()));
+        }
+        Ok(self)
+    }
+}
+
+/// Parses "90", "90s", "15m", "1h", "2d" or humantime forms like "1h 30m" into seconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(n);
+    }
+    humantime::parse_duration(s)
+        .map(|d: Duration| d.as_secs())
+        .map_err(|e| format!("{s:?} is not a duration like 90s, 15m or 24h ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = from(&[("TOKENMINT_ISSUER", "https://auth.example.com")]).unwrap();
+        assert_eq!(c.issuer.as_str(), "https://auth.example.com");
+        assert_eq!(
+            c.store,
+            StoreConfig::Sqlite(".tokenmint/tokenmint.db".into())
+        );
+        assert_eq!(c.signer, SignerConfig::Local);
+        assert_eq!(c.signing_alg, Algorithm::ES256);
+        assert_eq!((c.default_ttl, c.max_ttl), (3600, 86_400));
+    }
+
+    #[test]
+    fn clear_errors() {
+        let err = |pairs: &[(&str, &str)]| from(pairs).unwrap_err().0;
+        assert!(err(&[]).contains("TOKENMINT_ISSUER is not set"));
+        assert!(err(&[("TOKENMINT_ISSUER", "http://auth.example.com")]).contains("https"));
+        assert!(err(&[("TOKENMINT_ISSUER", "https://a.example?x=1")]).contains("query"));
+        let base = ("TOKENMINT_ISSUER", "https://a.example");
+        assert!(err(&[base, ("TOKENMINT_SIGNING_ALG", "HS256")]).contains("HS256"));
+        assert!(err(&[base, ("TOKENMINT_MAX_TTL", "soon")]).contains("TOKENMINT_MAX_TTL"));
+        assert!(err(&[base, ("TOKENMINT_DEFAULT_TTL", "2d")]).contains("exceeds"));
+        assert!(err(&[base, ("TOKENMINT_STORE", "postgres:x")]).contains("TOKENMINT_STORE"));
+    }
+
+    #[test]
+    fn issuers() {
+        assert!(Issuer::parse("http://127.0.0.1:8080").is_ok());
+        assert!(Issuer::parse("http://localhost:8080").is_ok());
+        assert!(Issuer::parse("http://[::1]:8080").is_ok());
+        assert!(Issuer::parse("http://10.0.0.1").is_err());
+        let i = Issuer::parse("https://auth.example.com/tenant/").unwrap();
+        assert_eq!(i.as_str(), "https://auth.example.com/tenant/");
+        assert_eq!(i.base(), "https://auth.example.com/tenant");
+        assert_eq!(i.path(), "/tenant");
+        assert_eq!(
+            Issuer::parse("https://auth.example.com").unwrap().path(),
+            ""
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration("24h"), Ok(86_400));
+        assert!(parse_duration("-1").is_err());
+    }
+}

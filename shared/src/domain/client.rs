@@ -1,0 +1,237 @@
+//! Registered clients (RFC 6749 §2).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Audience, ClientSecret, ScopeSet, SecretHash};
+use crate::clock::UnixTime;
+
+/// A client identifier: `[A-Za-z0-9._-]{1,64}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a client id is 1 to 64 characters from A-Z, a-z, 0-9, '.', '_' and '-'")]
+pub struct InvalidClientId;
+
+impl ClientId {
+    pub fn new(s: &str) -> Result<Self, InvalidClientId> {
+        let ok = (1..=64).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidClientId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = InvalidClientId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::new(&s)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(c: ClientId) -> String {
+        c.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The grant types tokenmint knows, by their registered `grant_type` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum GrantType {
+    /// RFC 6749 §4.4.
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    /// RFC 8693.
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
+    /// RFC 6749 §6.
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+}
+
+impl GrantType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientCredentials => "client_credentials",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+            Self::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "client_credentials" => Ok(Self::ClientCredentials),
+            "urn:ietf:params:oauth:grant-type:token-exchange" | "token-exchange" => {
+                Ok(Self::TokenExchange)
+            }
+            "refresh_token" => Ok(Self::RefreshToken),
+            _ => Err(()),
+        }
+    }
+}
+
+/// One stored secret. During a rotation a client holds two: the new one, and the old one with
+/// an expiry at the end of the grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretEntry {
+    pub hash: SecretHash,
+    pub created_at: UnixTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<UnixTime>,
+}
+
+impl SecretEntry {
+    pub fn is_live(&self, now: UnixTime) -> bool {
+        self.expires_at.is_none_or(|e| now < e)
+    }
+}
+
+/// A registered confidential client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    pub id: ClientId,
+    pub secrets: Vec<SecretEntry>,
+    /// Scopes the client may ever receive.
+    pub scopes: ScopeSet,
+    /// Scopes granted when a request names none; a subset of `scopes`.
+    pub default_scopes: ScopeSet,
+    /// Audiences the client may ask for; the first is the default.
+    pub audiences: Vec<Audience>,
+    /// Access-token lifetime in seconds; the service default when absent. Always capped by the
+    /// service maximum at issue time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ttl: Option<u64>,
+    pub grants: Vec<GrantType>,
+    /// May call the introspection endpoint (RFC 7662).
+    #[serde(default)]
+    pub introspect: bool,
+    #[serde(default)]
+    pub disabled: bool,
+    pub created_at: UnixTime,
+    /// Incremented by every update; updates are conditional on it.
+    #[serde(default)]
+    pub version: u64,
+}
+
+impl Client {
+    /// Checks a presented secret against every live stored secret, in constant time per
+    /// comparison and without stopping at the first match.
+    pub fn secret_matches(&self, presented: &ClientSecret, now: UnixTime) -> bool {
+        self.secrets
+            .iter()
+            .filter(|s| s.is_live(now))
+            .fold(false, |acc, s| s.hash.matches(presented) | acc)
+    }
+
+    pub fn default_audience(&self) -> Option<&Audience> {
+        self.audiences.first()
+    }
+
+    /// Replaces the secrets with `new`, keeping the current live ones valid for `grace` seconds.
+    pub fn rotate_secret(&mut self, new: &ClientSecret, now: UnixTime, grace: u64) {
+        self.secrets.retain(|s| s.is_live(now));
+        for s in &mut self.secrets {
+            let end = now.saturating_add(grace);
+            s.expires_at = Some(s.expires_at.map_or(end, |e| e.min(end)));
+        }
+        self.secrets.retain(|s| s.is_live(now));
+        self.secrets.push(SecretEntry {
+            hash: new.hash(),
+            created_at: now,
+            expires_at: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(secret: &ClientSecret) -> Client {
+        Client {
+            id: ClientId::new("c1").unwrap(),
+            secrets: vec![SecretEntry {
+                hash: secret.hash(),
+                created_at: 0,
+                expires_at: None,
+            }],
+            scopes: ScopeSet::parse("read").unwrap(),
+            default_scopes: ScopeSet::parse("read").unwrap(),
+            audiences: vec![Audience::new("api").unwrap()],
+            token_ttl: None,
+            grants: vec![GrantType::ClientCredentials],
+            introspect: false,
+            disabled: false,
+            created_at: 0,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn client_ids() {
+        assert!(ClientId::new("build-api.v2_x").is_ok());
+        assert!(ClientId::new(&"a".repeat(64)).is_ok());
+        for bad in ["", "a b", "a:b", "é", &"a".repeat(65)] {
+            assert!(ClientId::new(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rotation_keeps_old_secret_for_the_grace_period_only() {
+        let old = ClientSecret::generate();
+        let new = ClientSecret::generate();
+        let mut c = client(&old);
+        c.rotate_secret(&new, 1000, 60);
+        assert!(c.secret_matches(&old, 1059));
+        assert!(c.secret_matches(&new, 1059));
+        assert!(!c.secret_matches(&old, 1060));
+        assert!(c.secret_matches(&new, 5000));
+        // A second rotation never extends the first one's grace.
+        let newer = ClientSecret::generate();
+        c.rotate_secret(&newer, 1010, 3600);
+        assert!(!c.secret_matches(&old, 1060));
+        assert!(c.secret_matches(&new, 4000));
+        // Zero grace revokes at once.
+        let newest = ClientSecret::generate();
+        c.rotate_secret(&newest, 1020, 0);
+        assert!(!c.secret_matches(&new, 1020));
+        assert!(!c.secret_matches(&newer, 1020));
+        assert!(c.secret_matches(&newest, 1020));
+        assert_eq!(c.secrets.len(), 1);
+    }
+
+    #[test]
+    fn grant_names() {
+        for g in [
+            GrantType::ClientCredentials,
+            GrantType::TokenExchange,
+            GrantType::RefreshToken,
+        ] {
+            assert_eq!(g.as_str().parse::<GrantType>(), Ok(g));
+            let json = serde_json::to_string(&g).unwrap();
+            assert_eq!(json, format!("\"{}\"", g.as_str()));
+        }
+        assert!("password".parse::<GrantType>().is_err());
+    }
+}

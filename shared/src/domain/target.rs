@@ -1,0 +1,83 @@
+//! Token audiences: RFC 8707 resource indicators and RFC 8693 logical audience names.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One audience a token may be addressed to, compared as an exact string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Audience(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidAudience {
+    #[error("an audience must not be empty")]
+    Empty,
+    #[error("an audience must be printable ASCII without spaces")]
+    Characters,
+    #[error("a resource indicator must be an absolute URI without a fragment (RFC 8707 §2)")]
+    NotAbsoluteUri,
+}
+
+impl Audience {
+    /// A logical audience name (RFC 8693 `audience`): printable ASCII, no spaces.
+    pub fn new(s: &str) -> Result<Self, InvalidAudience> {
+        if s.is_empty() {
+            return Err(InvalidAudience::Empty);
+        }
+        if !s.bytes().all(|b| (0x21..=0x7e).contains(&b)) || s.len() > 1024 {
+            return Err(InvalidAudience::Characters);
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// A resource indicator (RFC 8707 `resource`): an absolute URI with no fragment.
+    pub fn resource(s: &str) -> Result<Self, InvalidAudience> {
+        let aud = Self::new(s)?;
+        match url::Url::parse(s) {
+            Ok(u) if u.fragment().is_none() => Ok(aud),
+            _ => Err(InvalidAudience::NotAbsoluteUri),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_must_be_absolute_without_fragment() {
+        assert!(Audience::resource("https://api.example.com").is_ok());
+        assert!(Audience::resource("https://api.example.com/v1?x=1").is_ok());
+        assert!(Audience::resource("urn:example:api").is_ok());
+        assert_eq!(
+            Audience::resource("https://api.example.com#frag"),
+            Err(InvalidAudience::NotAbsoluteUri)
+        );
+        assert_eq!(
+            Audience::resource("/relative"),
+            Err(InvalidAudience::NotAbsoluteUri)
+        );
+        assert_eq!(
+            Audience::resource("api"),
+            Err(InvalidAudience::NotAbsoluteUri)
+        );
+    }
+
+    #[test]
+    fn logical_names() {
+        assert!(Audience::new("billing-api").is_ok());
+        assert_eq!(Audience::new("a b"), Err(InvalidAudience::Characters));
+        assert_eq!(Audience::new(""), Err(InvalidAudience::Empty));
+    }
+}

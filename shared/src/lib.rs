@@ -1,0 +1,25 @@
+//! tokenmint: a self-hosted OAuth 2.0 token issuer.
+//!
+//! The crate holds every rule of the service; the Lambda functions and the local server are thin
+//! adapters over [`http::App::handle`]. Layers, from the inside out:
+//! - [`domain`]: pure data (client ids, scopes, audiences, claims); no I/O.
+//! - [`jwt`] and [`signer`]: JWS compact serialisation, signing keys, strict validation.
+//! - [`store`]: narrow storage ports with SQLite (embedded) and in-memory adapters.
+//! - [`oauth`]: the protocol rules of each endpoint (RFC 6749, 7009, 7662, 8414, 8707, 9068).
+//! - [`http`]: `http::Request` in, `http::Response` out; the one code path every adapter calls.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod jwt;
+pub mod keys;
+pub mod oauth;
+pub mod setup;
+pub mod signer;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use http::App;

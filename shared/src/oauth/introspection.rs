@@ -1,0 +1,114 @@
+//! Token introspection (RFC 7662) and the access-token validation it shares with revocation.
+
+use bytes::Bytes;
+use http::{Request, Response};
+use serde::Serialize;
+
+use super::request::FormRequest;
+use super::{ErrorCode, OAuthError, client_auth, response};
+use crate::audit;
+use crate::domain::{AccessTokenClaims, Audience};
+use crate::http::App;
+use crate::jwt::verify::{self, Expectations};
+use crate::keys::KeyError;
+
+/// An active token's metadata (RFC 7662 §2.2).
+#[derive(Serialize)]
+struct Active<'a> {
+    active: bool,
+    scope: &'a str,
+    client_id: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iss: &'a str,
+    exp: u64,
+    iat: u64,
+    nbf: u64,
+    jti: &'a str,
+    token_type: &'static str,
+}
+
+pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, OAuthError> {
+    let request = FormRequest::read(req)?;
+    let now = app.clock.now();
+    let creds = client_auth::credentials(&request.form, request.authorization.as_deref())?;
+    let caller = client_auth::authenticate(&creds, &app.clients, now).await?;
+    if !caller.introspect {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client may not introspect tokens",
+        ));
+    }
+    let token = request
+        .form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let claims = validate(app, token, false)
+        .await?
+        .filter(|c| Audience::new(&c.aud).is_ok_and(|a| caller.audiences.contains(&a)));
+    audit!(
+        "token_introspected",
+        caller = %caller.id,
+        active = claims.is_some(),
+        jti = claims.as_ref().map_or("", |c| c.jti.as_str()),
+    );
+    let Some(c) = claims else {
+        return Ok(response::json(
+            http::StatusCode::OK,
+            br#"{"active":false}"#.to_vec(),
+        ));
+    };
+    response::ok_json(&Active {
+        active: true,
+        scope: &c.scope,
+        client_id: &c.client_id,
+        sub: &c.sub,
+        aud: &c.aud,
+        iss: &c.iss,
+        exp: c.exp,
+        iat: c.iat,
+        nbf: c.nbf,
+        jti: &c.jti,
+        token_type: "Bearer",
+    })
+}
+
+/// Validates one of our access tokens: `Ok(None)` for any token that is not valid (its reason
+/// is logged at debug level only), `Err` only when a dependency failed and no answer is safe.
+/// With `allow_expired`, an expired but otherwise genuine token is returned and revocation is
+/// not consulted (the revocation endpoint needs exactly that).
+pub async fn validate(
+    app: &App,
+    token: &str,
+    allow_expired: bool,
+) -> Result<Option<AccessTokenClaims>, OAuthError> {
+    let unverified = match verify::parse(token) {
+        Ok(u) => u,
+        Err(e) => return Ok(rejected(e)),
+    };
+    let key = match app.keys.verifying_key(unverified.kid()).await {
+        Ok(Some(k)) => k,
+        Ok(None) => return Ok(rejected(verify::Invalid::UnknownKey)),
+        Err(KeyError::Store(e)) => return Err(OAuthError::unavailable(e)),
+        Err(e) => return Err(OAuthError::unavailable(e)),
+    };
+    let want = Expectations {
+        issuer: app.config.issuer.as_str(),
+        now: app.clock.now(),
+        leeway: app.config.leeway,
+        allow_expired,
+    };
+    let claims = match unverified.verify(&key).and_then(|v| v.claims(&want)) {
+        Ok(c) => c,
+        Err(e) => return Ok(rejected(e)),
+    };
+    if !allow_expired && app.revocations.is_revoked(&claims.jti, want.now).await? {
+        return Ok(None);
+    }
+    Ok(Some(claims))
+}
+
+fn rejected(why: verify::Invalid) -> Option<AccessTokenClaims> {
+    tracing::debug!(reason = %why, "token rejected");
+    None
+}

@@ -1,0 +1,87 @@
+//! Authorization server metadata (RFC 8414), also served as `openid-configuration` because API
+//! Gateway JWT authorizers discover keys there.
+
+use serde::Serialize;
+
+use super::token::SUPPORTED_GRANTS;
+use crate::config::Issuer;
+
+/// Paths of the endpoints, relative to the issuer.
+pub const TOKEN_PATH: &str = "/oauth2/token";
+pub const INTROSPECT_PATH: &str = "/oauth2/introspect";
+pub const REVOKE_PATH: &str = "/oauth2/revoke";
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+pub const OAUTH_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+pub const OIDC_METADATA_PATH: &str = "/.well-known/openid-configuration";
+
+const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    issuer: &'a str,
+    token_endpoint: String,
+    jwks_uri: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    grant_types_supported: Vec<&'static str>,
+    response_types_supported: [&'static str; 0],
+    token_endpoint_auth_methods_supported: &'static [&'static str],
+    introspection_endpoint_auth_methods_supported: &'static [&'static str],
+    revocation_endpoint_auth_methods_supported: &'static [&'static str],
+}
+
+/// The metadata document for `issuer`, serialised once at start.
+pub fn document(issuer: &Issuer) -> Vec<u8> {
+    let base = issuer.base();
+    let doc = Metadata {
+        issuer: issuer.as_str(),
+        token_endpoint: format!("{base}{TOKEN_PATH}"),
+        jwks_uri: format!("{base}{JWKS_PATH}"),
+        introspection_endpoint: format!("{base}{INTROSPECT_PATH}"),
+        revocation_endpoint: format!("{base}{REVOKE_PATH}"),
+        grant_types_supported: SUPPORTED_GRANTS.iter().map(|g| g.as_str()).collect(),
+        response_types_supported: [],
+        token_endpoint_auth_methods_supported: AUTH_METHODS,
+        introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+        revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+    };
+    // A struct of strings always serialises.
+    serde_json::to_vec(&doc).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn golden_metadata() {
+        let issuer = Issuer::parse("https://auth.example.com").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&document(&issuer)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "issuer": "https://auth.example.com",
+                "token_endpoint": "https://auth.example.com/oauth2/token",
+                "jwks_uri": "https://auth.example.com/.well-known/jwks.json",
+                "introspection_endpoint": "https://auth.example.com/oauth2/introspect",
+                "revocation_endpoint": "https://auth.example.com/oauth2/revoke",
+                "grant_types_supported": ["client_credentials"],
+                "response_types_supported": [],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            })
+        );
+    }
+
+    #[test]
+    fn trailing_slash_stays_on_the_issuer_only() {
+        let issuer = Issuer::parse("https://auth.example.com/t1/").unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&document(&issuer)).unwrap();
+        assert_eq!(v["issuer"], "https://auth.example.com/t1/");
+        assert_eq!(
+            v["token_endpoint"],
+            "https://auth.example.com/t1/oauth2/token"
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! Wiring shared by every entry point: open the configured adapters and build an [`App`].
+//! Adapters are chosen here, from configuration, and never inside protocol logic.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::{Config, SignerConfig, StoreConfig};
+use crate::http::App;
+use crate::keys::{KeyError, KeyRing};
+use crate::signer::local::{LocalKey, LocalSignerFactory};
+use crate::signer::{SignError, SignerFactory};
+use crate::store::cache::ClientCache;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{KeyStatus, StoreError, Stores};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot load signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("cannot create a signing key: {0}")]
+    Signer(#[from] SignError),
+}
+
+/// Opens the stores named by the configuration.
+pub fn open_stores(config: &Config) -> Result<Stores, StoreError> {
+    match &config.store {
+        StoreConfig::Sqlite(path) => Ok(Stores::from_one(Arc::new(SqliteStore::open(path)?))),
+    }
+}
+
+/// The signer factory named by the configuration.
+pub fn signer_factory(config: &Config) -> Arc<dyn SignerFactory> {
+    match config.signer {
+        SignerConfig::Local => Arc::new(LocalSignerFactory),
+    }
+}
+
+/// Makes sure an active signing key exists, generating a local one on first start. Processes
+/// starting together agree on one key (see [`crate::store::KeyStore::init_active_key`]).
+pub async fn ensure_signing_key(
+    config: &Config,
+    stores: &Stores,
+    clock: &dyn Clock,
+) -> Result<(), SetupError> {
+    let keys = stores.keys.list_keys().await?;
+    if keys.iter().any(|k| k.status == KeyStatus::Active) {
+        return Ok(());
+    }
+    match config.signer {
+        SignerConfig::Local => {
+            let (key, pkcs8) = LocalKey::generate(config.signing_alg)?;
+            let record = key.record(&pkcs8, KeyStatus::Active, clock.now());
+            let active = stores.keys.init_active_key(&record).await?;
+            crate::audit!("signing_key_created", kid = %active.kid, alg = %active.alg);
+        }
+    }
+    Ok(())
+}
+
+/// Builds the application over `stores`.
+pub async fn build_app(
+    config: Arc<Config>,
+    stores: &Stores,
+    clock: Arc<dyn Clock>,
+) -> Result<App, SetupError> {
+    ensure_signing_key(&config, stores, clock.as_ref()).await?;
+    let keys = KeyRing::load(
+        Arc::clone(&stores.keys),
+        signer_factory(&config),
+        Arc::clone(&clock),
+        config.key_cache_ttl,
+    )
+    .await?;
+    let clients = ClientCache::new(
+        Arc::clone(&stores.clients),
+        Arc::clone(&clock),
+        config.client_cache_ttl,
+    );
+    Ok(App::new(
+        config,
+        clock,
+        clients,
+        keys,
+        Arc::clone(&stores.revocations),
+    ))
+}

@@ -1,0 +1,191 @@
+//! A software signing key held in process memory (the embedded default).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    self, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RsaKeyPair,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::{Algorithm, SignError, Signer, SignerFactory};
+use crate::clock::UnixTime;
+use crate::jwt::PublicJwk;
+use crate::store::{KeyMaterial, KeyRecord, KeyStatus};
+
+enum Pair {
+    Ec(EcdsaKeyPair),
+    Rsa(RsaKeyPair),
+}
+
+/// A key pair in memory.
+pub struct LocalKey {
+    alg: Algorithm,
+    pair: Pair,
+    jwk: PublicJwk,
+    rng: SystemRandom,
+}
+
+impl LocalKey {
+    /// Generates a fresh key for `alg` (P-256 for ES256, 2048-bit RSA otherwise) and returns it
+    /// with its PKCS#8 DER encoding.
+    pub fn generate(alg: Algorithm) -> Result<(Self, Vec<u8>), SignError> {
+        let failed = |e: &dyn std::fmt::Display| SignError::Failed(format!("key generation: {e}"));
+        let der = match alg {
+            Algorithm::ES256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                    .map_err(|e| failed(&e))?
+                    .as_ref()
+                    .to_vec()
+            }
+            Algorithm::RS256 | Algorithm::PS256 => RsaKeyPair::generate(KeySize::Rsa2048)
+                .and_then(|k| k.as_der())
+                .map_err(|e| failed(&e))?
+                .as_ref()
+                .to_vec(),
+        };
+        Ok((Self::from_pkcs8(alg, &der)?, der))
+    }
+
+    /// Loads a PKCS#8 DER private key for `alg`.
+    pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, SignError> {
+        let rejected = |e: &dyn std::fmt::Display| SignError::Failed(format!("bad key: {e}"));
+        let pair = match alg {
+            Algorithm::ES256 => Pair::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|e| rejected(&e))?,
+            ),
+            Algorithm::RS256 | Algorithm::PS256 => {
+                Pair::Rsa(RsaKeyPair::from_pkcs8(der).map_err(|e| rejected(&e))?)
+            }
+        };
+        let jwk = match &pair {
+            Pair::Ec(k) => {
+                // An uncompressed SEC1 point: 0x04 || x || y.
+                let point = k.public_key().as_ref();
+                if point.len() != 65 {
+                    return Err(rejected(&"not an uncompressed P-256 point"));
+                }
+                PublicJwk::ec_p256(&point[1..33], &point[33..], alg)
+            }
+            Pair::Rsa(k) => {
+                let public = k.public_key();
+                PublicJwk::rsa(
+                    public.modulus().big_endian_without_leading_zero(),
+                    public.exponent().big_endian_without_leading_zero(),
+                    alg,
+                )
+            }
+        };
+        Ok(Self {
+            alg,
+            pair,
+            jwk,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    pub fn public_jwk(&self) -> &PublicJwk {
+        &self.jwk
+    }
+
+    /// Signs synchronously; the local key never waits on I/O.
+    pub fn sign_now(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
+        let failed = |e: aws_lc_rs::error::Unspecified| SignError::Failed(e.to_string());
+        match (&self.pair, self.alg) {
+            (Pair::Ec(k), _) => Ok(k.sign(&self.rng, msg).map_err(failed)?.as_ref().to_vec()),
+            (Pair::Rsa(k), alg) => {
+                let padding: &'static dyn signature::RsaEncoding = match alg {
+                    Algorithm::PS256 => &signature::RSA_PSS_SHA256,
+                    _ => &signature::RSA_PKCS1_SHA256,
+                };
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(padding, &self.rng, msg, &mut sig).map_err(failed)?;
+                Ok(sig)
+            }
+        }
+    }
+
+    /// A key record for storing this key with the given status.
+    pub fn record(&self, pkcs8: &[u8], status: KeyStatus, now: UnixTime) -> KeyRecord {
+        KeyRecord {
+            kid: self.jwk.kid.clone(),
+            alg: self.alg,
+            status,
+            public_jwk: self.jwk.clone(),
+            material: KeyMaterial::Local {
+                pkcs8: URL_SAFE_NO_PAD.encode(pkcs8),
+            },
+            created_at: now,
+            activated_at: (status == KeyStatus::Active).then_some(now),
+        }
+    }
+}
+
+#[async_trait]
+impl Signer for LocalKey {
+    fn kid(&self) -> &str {
+        &self.jwk.kid
+    }
+
+    fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.sign_now(signing_input)
+    }
+}
+
+/// Builds [`LocalKey`] signers from records holding local key material.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalSignerFactory;
+
+impl SignerFactory for LocalSignerFactory {
+    fn signer(&self, record: &KeyRecord) -> Result<Arc<dyn Signer>, SignError> {
+        let KeyMaterial::Local { pkcs8 } = &record.material;
+        let der = URL_SAFE_NO_PAD
+            .decode(pkcs8)
+            .map_err(|e| SignError::Failed(format!("key {}: {e}", record.kid)))?;
+        let key = LocalKey::from_pkcs8(record.alg, &der)?;
+        if key.public_jwk().kid != record.kid {
+            return Err(SignError::Failed(format!(
+                "key {} does not match its stored public key",
+                record.kid
+            )));
+        }
+        Ok(Arc::new(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn signatures_verify_with_the_published_key() {
+        for alg in [Algorithm::ES256, Algorithm::RS256, Algorithm::PS256] {
+            let (key, der) = LocalKey::generate(alg).unwrap();
+            let sig = key.sign(b"header.payload").await.unwrap();
+            let vk = key.public_jwk().verifying_key().unwrap();
+            assert!(vk.verify(alg.as_str(), b"header.payload", &sig), "{alg}");
+            assert!(!vk.verify(alg.as_str(), b"header.payloaD", &sig), "{alg}");
+            // Reloading from PKCS#8 yields the same key id.
+            let again = LocalKey::from_pkcs8(alg, &der).unwrap();
+            assert_eq!(again.kid(), key.kid());
+            let rec = key.record(&der, KeyStatus::Active, 5);
+            let s = LocalSignerFactory.signer(&rec).unwrap();
+            assert_eq!(s.kid(), key.kid());
+        }
+    }
+
+    #[test]
+    fn es256_signatures_are_raw_r_s() {
+        let (key, _) = LocalKey::generate(Algorithm::ES256).unwrap();
+        assert_eq!(key.sign_now(b"x").unwrap().len(), 64);
+    }
+}

@@ -1,0 +1,130 @@
+//! Storage ports: one narrow trait per capability, so each endpoint depends on what it uses.
+//!
+//! Adapters: [`sqlite`] (the embedded default, safe for several processes on one file) and
+//! [`memory`] (unit tests only). [`cache`] decorates a client store for the hot path.
+
+pub mod cache;
+pub mod memory;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixTime;
+use crate::domain::{Client, ClientId};
+use crate::jwt::PublicJwk;
+use crate::signer::Algorithm;
+
+/// A storage failure. Every variant fails the request closed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: the item exists, or changed since it was read.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The item to update does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The backend could not be reached or failed; transient as far as callers know.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded.
+    #[error("corrupt stored record: {0}")]
+    Corrupt(String),
+}
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Creates a client; `Conflict` if the id is taken.
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Replaces a client whose stored version is `client.version - 1`; `Conflict` otherwise.
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+}
+
+/// The life of a signing key (RFC 7517 keys published in the JWKS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// Published, not yet signing: verifiers learn it before any token carries it.
+    Next,
+    /// Published and signing. At most one key is active.
+    Active,
+    /// Published, no longer signing; kept until the tokens it signed have expired.
+    Retiring,
+    /// Unpublished.
+    Retired,
+}
+
+impl KeyStatus {
+    pub fn is_published(self) -> bool {
+        !matches!(self, Self::Retired)
+    }
+}
+
+/// Where a key's private half lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeyMaterial {
+    /// A software key, PKCS#8 DER in base64url. Only for the embedded store.
+    Local { pkcs8: String },
+}
+
+/// A signing key as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub status: KeyStatus,
+    pub public_jwk: PublicJwk,
+    pub material: KeyMaterial,
+    pub created_at: UnixTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<UnixTime>,
+}
+
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Stores `key` as the active key unless an active key already exists, atomically, so
+    /// processes starting together on an empty store agree on one key. Returns the active key.
+    async fn init_active_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError>;
+}
+
+/// Revoked token ids (RFC 7009).
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Denies `jti` until `until`. Idempotent: revoking twice is not an error.
+    async fn revoke(&self, jti: &str, until: UnixTime) -> Result<(), StoreError>;
+    /// Whether `jti` is denied at `now`. Expiry is checked here, not left to a TTL sweeper.
+    async fn is_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError>;
+}
+
+/// The stores an [`crate::App`] runs on.
+#[derive(Clone)]
+pub struct Stores {
+    pub clients: Arc<dyn ClientStore>,
+    pub keys: Arc<dyn KeyStore>,
+    pub revocations: Arc<dyn RevocationStore>,
+}
+
+impl Stores {
+    /// All three ports served by one adapter.
+    pub fn from_one<S>(s: Arc<S>) -> Self
+    where
+        S: ClientStore + KeyStore + RevocationStore + 'static,
+    {
+        Self {
+            clients: s.clone(),
+            keys: s.clone(),
+            revocations: s,
+        }
+    }
+}
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod contract;
