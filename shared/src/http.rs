@@ -85,7 +85,7 @@ impl App {
     /// Answers one request. Never panics on input and never answers 500 for bad input.
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
         let Some(endpoint) = self.route(req.uri().path()) else {
-            return not_found();
+            return self.not_found();
         };
         let result = match endpoint {
             Endpoint::Token => token::handle(self, &req).await,
@@ -106,6 +106,14 @@ impl App {
         })
     }
 
+    /// The answer for a path no endpoint serves.
+    pub fn not_found(&self) -> Response<Bytes> {
+        response::json(
+            StatusCode::NOT_FOUND,
+            br#"{"error":"not_found","error_description":"no such endpoint"}"#.to_vec(),
+        )
+    }
+
     async fn jwks(&self, req: &Request<Bytes>) -> Result<Response<Bytes>, OAuthError> {
         get_only(req)?;
         let body = self.keys.jwks().await.map_err(OAuthError::unavailable)?;
@@ -122,13 +130,6 @@ fn get_only(req: &Request<Bytes>) -> Result<(), OAuthError> {
         return Ok(());
     }
     Err(OAuthError::method_not_allowed("GET, HEAD"))
-}
-
-fn not_found() -> Response<Bytes> {
-    response::json(
-        StatusCode::NOT_FOUND,
-        br#"{"error":"not_found","error_description":"no such endpoint"}"#.to_vec(),
-    )
 }
 
 /// Server-side faults are logged with their private cause; client errors are audit events.

@@ -8,6 +8,7 @@
 //! - [`oauth`]: the protocol rules of each endpoint (RFC 6749, 7009, 7662, 8414, 8707, 9068).
 //! - [`http`]: `http::Request` in, `http::Response` out; the one code path every adapter calls.
 
+pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod config;
@@ -15,10 +16,13 @@ pub mod domain;
 pub mod http;
 pub mod jwt;
 pub mod keys;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod oauth;
 pub mod setup;
 pub mod signer;
 pub mod store;
+pub mod telemetry;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;

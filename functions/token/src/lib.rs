@@ -1,0 +1,12 @@
+//! The token function: `POST /oauth2/token` (RFC 6749 §3.2) behind API Gateway.
+
+use lambda_http::{Body, Request, Response};
+use tokenmint::http::{App, Endpoint};
+
+/// The endpoints this function answers; API Gateway routes only these here.
+pub const SERVES: &[Endpoint] = &[Endpoint::Token];
+
+/// Answers one API Gateway v2 request.
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    tokenmint::lambda::handle(app, SERVES, req).await
+}

@@ -1,0 +1,400 @@
+//! Command-line arguments and the commands behind them. Every failure is one sentence on
+//! standard error and a non-zero exit.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use tokenmint::admin::{self, NewClient};
+use tokenmint::config::parse_duration;
+use tokenmint::domain::Client;
+use tokenmint::jwt::{Jwks, verify};
+use tokenmint::store::Stores;
+use tokenmint::telemetry::{self, Sink};
+use tokenmint::{Clock, Config, SystemClock, setup};
+
+type Result<T> = std::result::Result<T, String>;
+
+#[derive(Parser)]
+#[command(
+    name = "tokenmint",
+    version,
+    about = "A self-hosted OAuth 2.0 token issuer"
+)]
+pub struct Args {
+    /// Directory of the embedded store (ignored when TOKENMINT_STORE names one).
+    #[arg(
+        long,
+        global = true,
+        env = "TOKENMINT_DATA",
+        default_value = ".tokenmint"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every endpoint on one local HTTP server over the embedded store.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Issuer URL; defaults to http://ADDR.
+        #[arg(long, env = "TOKENMINT_ISSUER")]
+        issuer: Option<String>,
+        /// Create (or re-key) a client named "demo" and print a curl command that gets a token.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Register and manage clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Inspect tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client and print its secret, once.
+    Create {
+        #[arg(long)]
+        id: String,
+        /// Space-separated scopes the client may receive.
+        #[arg(long)]
+        scope: String,
+        /// Scopes granted when a request names none (default: all of --scope).
+        #[arg(long)]
+        default_scope: Option<String>,
+        /// An audience the client may ask for (repeatable); the first is the default.
+        #[arg(long = "audience", required = true)]
+        audiences: Vec<String>,
+        /// Access-token lifetime, e.g. 15m or 1h (default: the service default).
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<u64>,
+        /// Allow this client to call the introspection endpoint.
+        #[arg(long)]
+        introspect: bool,
+        /// Print {"client_id": ..., "client_secret": ...} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client (never its secrets).
+    Show { id: String },
+    /// Issue a new secret; the current one stays valid for the grace period.
+    RotateSecret {
+        id: String,
+        /// How long the current secret stays valid, e.g. 24h or 0s.
+        #[arg(long, default_value = "24h", value_parser = parse_duration)]
+        grace: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a client: it can no longer authenticate.
+    Disable { id: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a token's header and claims; with --jwks, also verify its signature.
+    Decode {
+        /// The token, or - to read it from standard input.
+        token: String,
+        /// A JWKS URL (http or https) or file to verify against.
+        #[arg(long)]
+        jwks: Option<String>,
+    },
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Serve { addr, issuer, demo } => serve(&args.data, addr, issuer, demo).await,
+        Command::Client(cmd) => {
+            telemetry::init(Sink::Stderr);
+            let config = config(&args.data, None)?;
+            let stores = setup::open_stores(&config).map_err(|e| e.to_string())?;
+            client(cmd, &config, &stores).await
+        }
+        Command::Token(TokenCommand::Decode { token, jwks }) => {
+            decode(&token, jwks.as_deref()).await
+        }
+    }
+}
+
+/// Configuration from the environment, with the CLI's own flags taking precedence.
+fn config(data: &std::path::Path, issuer: Option<String>) -> Result<Config> {
+    let data = data.display().to_string();
+    Config::from_lookup(|k| match k {
+        "TOKENMINT_DATA" => Some(data.clone()),
+        "TOKENMINT_ISSUER" => issuer
+            .clone()
+            .or_else(|| std::env::var(k).ok())
+            .or_else(|| Some("http://127.0.0.1:8080".into())),
+        _ => std::env::var(k).ok(),
+    })
+    .map_err(|e| e.to_string())
+}
+
+async fn serve(
+    data: &std::path::Path,
+    addr: SocketAddr,
+    issuer: Option<String>,
+    demo: bool,
+) -> Result<()> {
+    telemetry::init(Sink::Stdout);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let issuer = issuer.unwrap_or_else(|| format!("http://{local}"));
+    let config = Arc::new(config(data, Some(issuer))?);
+    let stores = setup::open_stores(&config).map_err(|e| e.to_string())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = setup::build_app(Arc::clone(&config), &stores, Arc::clone(&clock))
+        .await
+        .map_err(|e| e.to_string())?;
+    if demo {
+        demo_client(&config, &stores, clock.now(), local).await?;
+    }
+    eprintln!(
+        "tokenmint listening on http://{local} (issuer {})",
+        config.issuer.as_str()
+    );
+    tokenmint_cli::server::serve(listener, Arc::new(app), shutdown_signal())
+        .await
+        .map_err(|e| format!("the server stopped: {e}"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+async fn demo_client(config: &Config, stores: &Stores, now: u64, local: SocketAddr) -> Result<()> {
+    let spec = NewClient {
+        id: "demo".into(),
+        scopes: "read write".into(),
+        default_scopes: Some("read".into()),
+        audiences: vec!["https://api.example.com".into()],
+        ttl: None,
+        introspect: true,
+    };
+    let secret = match admin::create_client(stores.clients.as_ref(), config, spec, now).await {
+        Ok((_, s)) => s,
+        Err(admin::AdminError::Exists(_)) => {
+            admin::rotate_secret(stores.clients.as_ref(), "demo", 0, now)
+                .await
+                .map_err(|e| e.to_string())?
+                .1
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    println!("demo client: demo  secret: {}", secret.expose());
+    println!(
+        "curl -s -u demo:{} -d grant_type=client_credentials -d scope=read http://{local}/oauth2/token",
+        secret.expose()
+    );
+    Ok(())
+}
+
+/// What `client show/list` print: everything but secret hashes.
+#[derive(Serialize)]
+struct ClientView<'a> {
+    client_id: &'a str,
+    scope: String,
+    default_scope: String,
+    audiences: Vec<&'a str>,
+    token_ttl: Option<u64>,
+    grants: Vec<&'static str>,
+    introspect: bool,
+    disabled: bool,
+    created_at: u64,
+    secrets: Vec<SecretView>,
+}
+
+#[derive(Serialize)]
+struct SecretView {
+    created_at: u64,
+    expires_at: Option<u64>,
+}
+
+impl<'a> From<&'a Client> for ClientView<'a> {
+    fn from(c: &'a Client) -> Self {
+        Self {
+            client_id: c.id.as_str(),
+            scope: c.scopes.to_string(),
+            default_scope: c.default_scopes.to_string(),
+            audiences: c.audiences.iter().map(|a| a.as_str()).collect(),
+            token_ttl: c.token_ttl,
+            grants: c.grants.iter().map(|g| g.as_str()).collect(),
+            introspect: c.introspect,
+            disabled: c.disabled,
+            created_at: c.created_at,
+            secrets: c
+                .secrets
+                .iter()
+                .map(|s| SecretView {
+                    created_at: s.created_at,
+                    expires_at: s.expires_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<()> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+    println!("{s}");
+    Ok(())
+}
+
+async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<()> {
+    let store = stores.clients.as_ref();
+    let now = SystemClock.now();
+    let err = |e: admin::AdminError| e.to_string();
+    match cmd {
+        ClientCommand::Create {
+            id,
+            scope,
+            default_scope,
+            audiences,
+            ttl,
+            introspect,
+            json,
+        } => {
+            let spec = NewClient {
+                id,
+                scopes: scope,
+                default_scopes: default_scope,
+                audiences,
+                ttl,
+                introspect,
+            };
+            let (c, secret) = admin::create_client(store, config, spec, now)
+                .await
+                .map_err(err)?;
+            print_secret(c.id.as_str(), secret.expose(), json)
+        }
+        ClientCommand::List { json } => {
+            let clients = store.list_clients().await.map_err(|e| e.to_string())?;
+            if json {
+                return print_json(&clients.iter().map(ClientView::from).collect::<Vec<_>>());
+            }
+            for c in &clients {
+                let status = if c.disabled { "disabled" } else { "active" };
+                let auds: Vec<&str> = c.audiences.iter().map(|a| a.as_str()).collect();
+                println!("{}\t{}\t{}\t{}", c.id, status, c.scopes, auds.join(","));
+            }
+            Ok(())
+        }
+        ClientCommand::Show { id } => {
+            let c = admin::get_client(store, &id).await.map_err(err)?;
+            print_json(&ClientView::from(&c))
+        }
+        ClientCommand::RotateSecret { id, grace, json } => {
+            let (c, secret) = admin::rotate_secret(store, &id, grace, now)
+                .await
+                .map_err(err)?;
+            print_secret(c.id.as_str(), secret.expose(), json)?;
+            if !json {
+                eprintln!("the previous secret stays valid for {grace}s");
+            }
+            Ok(())
+        }
+        ClientCommand::Disable { id } => {
+            let c = admin::disable_client(store, &id).await.map_err(err)?;
+            eprintln!(
+                "client {} is disabled (cached records expire within {}s)",
+                c.id, config.client_cache_ttl
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_secret(id: &str, secret: &str, json: bool) -> Result<()> {
+    if json {
+        return print_json(&serde_json::json!({"client_id": id, "client_secret": secret}));
+    }
+    println!("client_id:     {id}");
+    println!("client_secret: {secret}");
+    eprintln!("store the secret now: tokenmint keeps only its hash and cannot show it again");
+    Ok(())
+}
+
+async fn decode(token: &str, jwks: Option<&str>) -> Result<()> {
+    let token = if token == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| format!("cannot read the token from standard input: {e}"))?;
+        s.trim().to_owned()
+    } else {
+        token.to_owned()
+    };
+    let segment = |i: usize, name: &str| -> Result<serde_json::Value> {
+        let part = token
+            .split('.')
+            .nth(i)
+            .ok_or_else(|| "that is not a JWT: it needs three dot-separated parts".to_owned())?;
+        let bytes =
+            tokenmint::jwt::unb64(part).ok_or_else(|| format!("the {name} is not base64url"))?;
+        serde_json::from_slice(&bytes).map_err(|_| format!("the {name} is not JSON"))
+    };
+    let header = segment(0, "header")?;
+    let claims = segment(1, "payload")?;
+    let mut out = serde_json::json!({ "header": header, "claims": claims });
+    if let Some(source) = jwks {
+        let set = load_jwks(source).await?;
+        let kid = verify::parse(&token).map_err(|e| format!("the token is not acceptable: {e}"))?;
+        let key = set
+            .keys
+            .iter()
+            .find(|k| k.kid == kid.kid())
+            .ok_or_else(|| format!("the JWKS has no key with kid {:?}", kid.kid()))?
+            .verifying_key()?;
+        kid.verify(&key)
+            .map_err(|_| "the signature does not verify".to_owned())?;
+        out["signature"] = "verified".into();
+    }
+    print_json(&out)
+}
+
+async fn load_jwks(source: &str) -> Result<Jwks> {
+    let body = if source.starts_with("http://") || source.starts_with("https://") {
+        let resp = reqwest::get(source)
+            .await
+            .map_err(|e| format!("cannot fetch {source}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("{source} answered {}", resp.status()));
+        }
+        resp.bytes()
+            .await
+            .map_err(|e| format!("cannot read {source}: {e}"))?
+            .to_vec()
+    } else {
+        std::fs::read(source).map_err(|e| format!("cannot read {source}: {e}"))?
+    };
+    serde_json::from_slice(&body).map_err(|e| format!("{source} is not a JWK Set: {e}"))
+}

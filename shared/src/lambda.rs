@@ -1,0 +1,47 @@
+//! The API Gateway HTTP API (payload v2) adapter: a `lambda_http` request in, the shared
+//! handler, a `lambda_http` response out. Each function serves only its own endpoints.
+
+use bytes::Bytes;
+use lambda_http::{Body, Request, Response};
+
+use crate::http::{App, Endpoint};
+
+/// Answers one invocation. Requests for endpoints this function does not serve get 404.
+pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    // lambda_http has already decoded a base64 body (`isBase64Encoded`); the raw bytes are
+    // parsed by our own form reader, never by API Gateway.
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    let req = http::Request::from_parts(parts, bytes);
+    let resp = match app.route(req.uri().path()) {
+        Some(e) if serves.contains(&e) => app.handle(req).await,
+        _ => app.not_found(),
+    };
+    resp.map(|b| match String::from_utf8(b.to_vec()) {
+        Ok(s) if !s.is_empty() => Body::Text(s),
+        Ok(_) => Body::Empty,
+        Err(e) => Body::Binary(e.into_bytes()),
+    })
+}
+
+/// Runs an HTTP function: configuration and clients once per cold start, then the Lambda
+/// Runtime API loop answering requests for `serves`.
+pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> {
+    use std::sync::Arc;
+
+    crate::telemetry::init(crate::telemetry::Sink::Stdout);
+    let config = Arc::new(crate::Config::from_env()?);
+    let stores = crate::setup::open_stores(&config)?;
+    let app =
+        Arc::new(crate::setup::build_app(config, &stores, Arc::new(crate::SystemClock)).await?);
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, std::convert::Infallible>(handle(&app, serves, req).await) }
+    }))
+    .await
+}
