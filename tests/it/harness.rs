@@ -1,0 +1,235 @@
+//! Starts `tokenmint serve`'s server in process over a fresh SQLite file and a manual clock.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use base64::Engine as _;
+use jsonwebtoken::{DecodingKey, Validation, jwk::JwkSet};
+use serde_json::Value;
+use tokenmint::admin::{self, NewClient};
+use tokenmint::store::Stores;
+use tokenmint::{Clock, Config, ManualClock, SystemClock, setup};
+
+pub const API: &str = "https://api.example.com";
+
+pub struct Server {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub stores: Stores,
+    pub config: Arc<Config>,
+    pub http: reqwest::Client,
+    dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    std::env::temp_dir().join(format!("tokenmint-it-{}-{n}", std::process::id()))
+}
+
+/// A client's id and secret.
+#[derive(Clone)]
+pub struct Creds {
+    pub id: String,
+    pub secret: String,
+}
+
+impl Server {
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a server with extra configuration variables.
+    pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let dir = temp_dir();
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("TOKENMINT_ISSUER".into(), base.clone()),
+            (
+                "TOKENMINT_STORE".into(),
+                format!("sqlite:{}", dir.join("t.db").display()),
+            ),
+        ]);
+        for (k, v) in env {
+            vars.insert((*k).into(), (*v).into());
+        }
+        let config = Arc::new(Config::from_lookup(|k| vars.get(k).cloned()).unwrap());
+        let stores = setup::open_stores(&config).unwrap();
+        // Start at the real time so that independent verifiers, which read the system
+        // clock, accept fresh tokens.
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let app = setup::build_app(Arc::clone(&config), &stores, clock.clone())
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(tokenmint_cli::server::serve(
+            listener,
+            Arc::new(app),
+            async {
+                let _ = rx.await;
+            },
+        ));
+        Self {
+            base,
+            clock,
+            stores,
+            config,
+            http: reqwest::Client::new(),
+            dir,
+            stop: Some(tx),
+        }
+    }
+
+    /// Registers a client with scopes "read write" (default "read") and audience [`API`].
+    pub async fn client(&self, id: &str) -> Creds {
+        self.client_with(NewClient {
+            id: id.into(),
+            scopes: "read write".into(),
+            default_scopes: Some("read".into()),
+            audiences: vec![API.into(), "billing".into()],
+            ttl: None,
+            introspect: false,
+        })
+        .await
+    }
+
+    pub async fn client_with(&self, spec: NewClient) -> Creds {
+        let (c, s) = admin::create_client(
+            self.stores.clients.as_ref(),
+            &self.config,
+            spec,
+            self.clock.now(),
+        )
+        .await
+        .unwrap();
+        Creds {
+            id: c.id.to_string(),
+            secret: s.expose().to_owned(),
+        }
+    }
+
+    /// POSTs a raw form body with optional Basic credentials.
+    pub async fn post(&self, path: &str, body: &str, basic: Option<&Creds>) -> Reply {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        if let Some(c) = basic {
+            req = req.header("authorization", basic_header(&c.id, &c.secret));
+        }
+        Reply::from(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        Reply::from(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A client_credentials token for `c` with extra form parameters; panics unless 200.
+    pub async fn token(&self, c: &Creds, extra: &str) -> String {
+        let r = self
+            .post(
+                "/oauth2/token",
+                &format!("grant_type=client_credentials{extra}"),
+                Some(c),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Verifies `token` with `jsonwebtoken` against the served JWKS and returns its claims.
+    pub async fn verify_independently(&self, token: &str, aud: &str) -> Value {
+        let jwks: JwkSet =
+            serde_json::from_str(&self.get("/.well-known/jwks.json").await.text).unwrap();
+        let header = jsonwebtoken::decode_header(token).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        let kid = header.kid.clone().unwrap();
+        let jwk = jwks.find(&kid).expect("kid published in the JWKS");
+        let key = DecodingKey::from_jwk(jwk).unwrap();
+        let mut v = Validation::new(header.alg);
+        v.set_audience(&[aud]);
+        v.set_issuer(&[self.config.issuer.as_str()]);
+        v.set_required_spec_claims(&["exp", "iat", "nbf", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Value>(token, &key, &v)
+            .unwrap()
+            .claims
+    }
+}
+
+pub fn basic_header(id: &str, secret: &str) -> String {
+    let enc = |s: &str| url_encode(s);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".into(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A response, read whole.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Reply {
+    async fn from(r: reqwest::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an OAuth error answer (RFC 6749 §5.2) with the no-store headers.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "{}", self.text);
+        assert_eq!(self.json["error"], code, "{}", self.text);
+        assert!(self.json["error_description"].is_string());
+        assert_eq!(self.header("cache-control"), Some("no-store"));
+        assert_eq!(self.header("pragma"), Some("no-cache"));
+    }
+}
