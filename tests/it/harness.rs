@@ -1,5 +1,8 @@
 //! Starts `tokenmint serve`'s server in process over a fresh SQLite file and a manual clock.
 
+// Test support: a failed unwrap here is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

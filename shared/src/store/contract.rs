@@ -1,6 +1,9 @@
 //! The contract every store adapter must meet. Adapter tests call [`run_all`] with a fresh,
 //! empty store; the same assertions then hold for SQLite, memory and any later backend.
 
+// Test support: a failed unwrap here is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use super::{KeyMaterial, KeyRecord, KeyStatus, StoreError, Stores};
