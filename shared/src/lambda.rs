@@ -34,7 +34,7 @@ pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Bo
 pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> {
     use std::sync::Arc;
 
-    crate::telemetry::init(crate::telemetry::Sink::Stdout);
+    let _log = crate::telemetry::init(crate::telemetry::Sink::Stdout);
     let config = Arc::new(crate::Config::from_env()?);
     let stores = crate::setup::open_stores(&config)?;
     let app =

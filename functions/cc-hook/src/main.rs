@@ -5,7 +5,7 @@ use tokenmint_fn_cc_hook::{HookEvent, handle};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tokenmint::telemetry::init(tokenmint::telemetry::Sink::Stdout);
+    let _log = tokenmint::telemetry::init(tokenmint::telemetry::Sink::Stdout);
     lambda_runtime::run(service_fn(|event: LambdaEvent<HookEvent>| async move {
         handle(event.payload).await
     }))

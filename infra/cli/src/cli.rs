@@ -119,7 +119,7 @@ pub async fn run(args: Args) -> Result<()> {
     match args.command {
         Command::Serve { addr, issuer, demo } => serve(&args.data, addr, issuer, demo).await,
         Command::Client(cmd) => {
-            telemetry::init(Sink::Stderr);
+            let _log = telemetry::init(Sink::Stderr);
             let config = config(&args.data, None)?;
             let stores = setup::open_stores(&config).map_err(|e| e.to_string())?;
             client(cmd, &config, &stores).await
@@ -150,7 +150,7 @@ async fn serve(
     issuer: Option<String>,
     demo: bool,
 ) -> Result<()> {
-    telemetry::init(Sink::Stdout);
+    let _log = telemetry::init(Sink::BufferedStdout);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
