@@ -50,6 +50,18 @@ fn bench(c: &mut Criterion) {
                     .expect("mint")
             })
         });
+        let threaded = tokenmint::signer::dedicated::DedicatedSigner::spawn(
+            LocalKey::generate(alg).expect("key").0,
+        )
+        .expect("signer");
+        let threaded_header = mint::encoded_header(alg, threaded.kid());
+        group.bench_function("mint_on_signing_thread", |b| {
+            b.to_async(&rt).iter(|| async {
+                mint::mint(&threaded, black_box(&threaded_header), black_box(&claims))
+                    .await
+                    .expect("mint")
+            })
+        });
         group.finish();
     }
 }

@@ -141,7 +141,8 @@ impl Signer for LocalKey {
     }
 }
 
-/// Builds [`LocalKey`] signers from records holding local key material.
+/// Builds signers from records holding local key material; each key signs on its own
+/// threads (see [`super::dedicated`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LocalSignerFactory;
 
@@ -158,7 +159,7 @@ impl SignerFactory for LocalSignerFactory {
                 record.kid
             )));
         }
-        Ok(Arc::new(key))
+        Ok(Arc::new(super::dedicated::DedicatedSigner::spawn(key)?))
     }
 }
 

@@ -1,5 +1,6 @@
 //! Signing: the [`Signer`] port, the JWS algorithms tokenmint issues with, and adapters.
 
+pub mod dedicated;
 pub mod local;
 
 use std::fmt;
