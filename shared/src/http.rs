@@ -25,6 +25,9 @@ pub struct App {
     pub revocations: Arc<dyn RevocationStore>,
     metadata: Bytes,
     issuer_path: String,
+    /// RFC 8414 §3: `/.well-known/oauth-authorization-server` followed by the issuer's path.
+    inserted_metadata_path: String,
+    policy: Policy,
 }
 
 /// Which endpoint a request is for.
@@ -47,6 +50,12 @@ impl App {
     ) -> Self {
         let metadata = Bytes::from(metadata::document(&config.issuer));
         let issuer_path = config.issuer.path();
+        let inserted_metadata_path = format!("{OAUTH_METADATA_PATH}{issuer_path}");
+        let policy = Policy {
+            issuer: config.issuer.as_str().to_owned(),
+            default_ttl: config.default_ttl,
+            max_ttl: config.max_ttl,
+        };
         Self {
             config,
             clock,
@@ -55,29 +64,27 @@ impl App {
             revocations,
             metadata,
             issuer_path,
+            inserted_metadata_path,
+            policy,
         }
     }
 
-    pub fn policy(&self) -> Policy {
-        Policy {
-            issuer: self.config.issuer.as_str().to_owned(),
-            default_ttl: self.config.default_ttl,
-            max_ttl: self.config.max_ttl,
-        }
+    /// The limits every grant applies.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Routes by path. Endpoints live under the issuer's path; RFC 8414 §3 metadata also at
     /// `/.well-known/oauth-authorization-server{issuer path}`.
     pub fn route(&self, path: &str) -> Option<Endpoint> {
         let local = path.strip_prefix(self.issuer_path.as_str()).unwrap_or(path);
-        let inserted = format!("{OAUTH_METADATA_PATH}{}", self.issuer_path);
         match local {
             TOKEN_PATH => Some(Endpoint::Token),
             INTROSPECT_PATH => Some(Endpoint::Introspect),
             REVOKE_PATH => Some(Endpoint::Revoke),
             JWKS_PATH => Some(Endpoint::Jwks),
             OAUTH_METADATA_PATH | OIDC_METADATA_PATH => Some(Endpoint::Metadata),
-            _ if path == inserted => Some(Endpoint::Metadata),
+            _ if path == self.inserted_metadata_path => Some(Endpoint::Metadata),
             _ => None,
         }
     }

@@ -31,12 +31,21 @@ impl Audience {
         Ok(Self(s.to_owned()))
     }
 
-    /// A resource indicator (RFC 8707 `resource`): an absolute URI with no fragment.
+    /// A resource indicator (RFC 8707 `resource`): an absolute URI with no fragment, i.e.
+    /// `scheme ":" hier-part [ "?" query ]` (RFC 3986 §4.3). Only the syntax that decides
+    /// absoluteness is checked here: the value must then equal a registered audience exactly.
     pub fn resource(s: &str) -> Result<Self, InvalidAudience> {
         let aud = Self::new(s)?;
-        match url::Url::parse(s) {
-            Ok(u) if u.fragment().is_none() => Ok(aud),
-            _ => Err(InvalidAudience::NotAbsoluteUri),
+        let absolute = s.split_once(':').is_some_and(|(scheme, rest)| {
+            let mut c = scheme.bytes();
+            c.next().is_some_and(|b| b.is_ascii_alphabetic())
+                && c.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                && !rest.is_empty()
+        });
+        if absolute && !s.contains('#') {
+            Ok(aud)
+        } else {
+            Err(InvalidAudience::NotAbsoluteUri)
         }
     }
 

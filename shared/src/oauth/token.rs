@@ -50,7 +50,7 @@ pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, 
     let jti = new_jti();
     let claims = match grant {
         GrantType::ClientCredentials => {
-            client_credentials::claims(&client, form, &policy, now, jti)?
+            client_credentials::claims(&client, form, policy, now, jti)?
         }
         GrantType::TokenExchange | GrantType::RefreshToken => {
             return Err(unsupported(grant_name));
