@@ -5,6 +5,7 @@ mod it {
     pub mod harness;
 
     mod abuse;
+    mod faults;
     mod introspect;
     mod metadata;
     mod revoke;

@@ -8,7 +8,7 @@
 //! | `TOKENMINT_SIGNER` | `local` | `local` |
 //! | `TOKENMINT_SIGNING_ALG` | `ES256`, `RS256` or `PS256`, for generated keys | `ES256` |
 //! | `TOKENMINT_DEFAULT_TTL` | access-token lifetime when a client sets none | `1h` |
-//! | `TOKENMINT_MAX_TTL` | cap on every access-token lifetime | `24h` |
+//! | `TOKENMINT_MAX_TTL` | cap on every access-token lifetime (at most 30 days) | `24h` |
 //! | `TOKENMINT_CLIENT_CACHE_TTL` | how long client records are cached | `5s` |
 //! | `TOKENMINT_KEY_CACHE_TTL` | how long signing keys are cached (≤ 60 s) | `60s` |
 //! | `TOKENMINT_JWKS_MAX_AGE` | `Cache-Control: max-age` of the JWKS and metadata | `300s` |
@@ -18,6 +18,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::signer::Algorithm;
+
+/// The largest `TOKENMINT_MAX_TTL` accepted: 30 days.
+pub const MAX_TTL_CEILING: u64 = 30 * 86_400;
 
 /// A configuration value that could not be used. The message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,6 +166,12 @@ impl Config {
                 "token lifetimes must be at least one second".into(),
             ));
         }
+        if self.max_ttl > MAX_TTL_CEILING {
+            return Err(ConfigError(format!(
+                "TOKENMINT_MAX_TTL may be at most {}d: access tokens are meant to be short-lived",
+                MAX_TTL_CEILING / 86_400
+            )));
+        }
         if self.default_ttl > self.max_ttl {
             return Err(ConfigError(format!(
                 "TOKENMINT_DEFAULT_TTL ({}s) exceeds TOKENMINT_MAX_TTL ({}s)",
@@ -229,6 +238,7 @@ mod tests {
         assert!(err(&[base, ("TOKENMINT_SIGNING_ALG", "HS256")]).contains("HS256"));
         assert!(err(&[base, ("TOKENMINT_MAX_TTL", "soon")]).contains("TOKENMINT_MAX_TTL"));
         assert!(err(&[base, ("TOKENMINT_DEFAULT_TTL", "2d")]).contains("exceeds"));
+        assert!(err(&[base, ("TOKENMINT_MAX_TTL", "31d")]).contains("at most 30d"));
         assert!(err(&[base, ("TOKENMINT_STORE", "postgres:x")]).contains("TOKENMINT_STORE"));
     }
 

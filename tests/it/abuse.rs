@@ -34,3 +34,99 @@ async fn hostile_bodies_get_4xx() {
         }
     }
 }
+
+#[tokio::test]
+async fn hostile_authorization_headers_get_4xx() {
+    let s = Server::start().await;
+    let headers = [
+        "Basic",
+        "Basic ",
+        "Basic ====",
+        "Basic dGVzdA", // "test": no colon
+        "Basic Og==",   // ":" only
+        "Bearer abc",
+        "Digest username=\"x\"",
+        "Basic YTpi YTpi",
+        &"Basic ".repeat(2000),
+    ];
+    let mut values: Vec<reqwest::header::HeaderValue> =
+        headers.iter().map(|h| h.parse().unwrap()).collect();
+    // obs-text: bytes that are not ASCII.
+    values.push(reqwest::header::HeaderValue::from_bytes(b"Basic \xff\xfe").unwrap());
+    for h in values {
+        for path in ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"] {
+            let r = s
+                .http
+                .post(format!("{}{path}", s.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("authorization", h.clone())
+                .body("grant_type=client_credentials&token=x")
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                (400..500).contains(&r.status().as_u16()),
+                "{h:?} {path}: {}",
+                r.status()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn hostile_tokens_are_inactive_or_ignored() {
+    use base64::Engine as _;
+    let s = Server::start().await;
+    let c = s
+        .client_with(tokenmint::admin::NewClient {
+            id: "gw".into(),
+            scopes: "read".into(),
+            audiences: vec![super::harness::API.into()],
+            introspect: true,
+            ..Default::default()
+        })
+        .await;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let header = |h: &str| format!("{}.{}.AAAA", b64(h), b64(r#"{"sub":"x"}"#));
+    let tokens = [
+        header(r#"{"alg":"none","typ":"at+jwt","kid":"x"}"#),
+        header(r#"{"alg":"HS256","typ":"at+jwt","kid":"../../etc/passwd"}"#),
+        header(r#"{"alg":"ES256","typ":"at+jwt","kid":"' OR '1'='1"}"#),
+        header(r#"{"alg":"ES256","typ":"at+jwt","kid":"arn:aws:kms:us-east-1:1:key/x"}"#),
+        header(&format!(
+            r#"{{"alg":"ES256","typ":"at+jwt","kid":"{}"}}"#,
+            "k".repeat(10_000)
+        )),
+        header(r#"{"alg":"ES256","typ":"at+jwt","jku":"https://evil.example/jwks"}"#),
+        "%00.%00.%00".to_owned(),
+        "....".to_owned(),
+        "a".repeat(20_000),
+    ];
+    for t in &tokens {
+        let body = format!("token={}", super::harness::url_encode(t));
+        let r = s.post("/oauth2/introspect", &body, Some(&c)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.text, r#"{"active":false}"#);
+        let r = s.post("/oauth2/revoke", &body, Some(&c)).await;
+        assert_eq!(r.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn only_secret_hashes_are_stored() {
+    let s = Server::start().await;
+    let c = s.client("hashed").await;
+    s.token(&c, "").await;
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(s.data_dir()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        seen.push(bytes.len());
+        assert!(
+            !bytes
+                .windows(c.secret.len())
+                .any(|w| w == c.secret.as_bytes()),
+            "the plaintext secret is in the store"
+        );
+    }
+    assert!(seen.iter().sum::<usize>() > 0, "the store files were read");
+}

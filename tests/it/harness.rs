@@ -6,19 +6,22 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use base64::Engine as _;
 use jsonwebtoken::{DecodingKey, Validation, jwk::JwkSet};
 use serde_json::Value;
 use tokenmint::admin::{self, NewClient};
-use tokenmint::store::Stores;
+use tokenmint::domain::{Client, ClientId};
+use tokenmint::store::{ClientStore, RevocationStore, StoreError, Stores};
 use tokenmint::{Clock, Config, ManualClock, SystemClock, setup};
 
 pub const API: &str = "https://api.example.com";
 
 pub struct Server {
     pub base: String,
+    /// Switches that make the store fail, port by port.
+    pub faults: Arc<Faults>,
     pub clock: Arc<ManualClock>,
     pub stores: Stores,
     pub config: Arc<Config>,
@@ -54,7 +57,8 @@ impl Server {
         Self::start_with(&[]).await
     }
 
-    /// Starts a server with extra configuration variables.
+    /// Starts a server with extra configuration variables; `{base}` in a value stands for the
+    /// server's own `http://127.0.0.1:PORT`.
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -67,10 +71,11 @@ impl Server {
             ),
         ]);
         for (k, v) in env {
-            vars.insert((*k).into(), (*v).into());
+            vars.insert((*k).into(), v.replace("{base}", &base));
         }
         let config = Arc::new(Config::from_lookup(|k| vars.get(k).cloned()).unwrap());
-        let stores = setup::open_stores(&config).unwrap();
+        let faults = Arc::new(Faults::default());
+        let stores = Flaky::wrap(setup::open_stores(&config).unwrap(), Arc::clone(&faults));
         // Start at the real time so that independent verifiers, which read the system
         // clock, accept fresh tokens.
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
@@ -87,6 +92,7 @@ impl Server {
         ));
         Self {
             base,
+            faults,
             clock,
             stores,
             config,
@@ -94,6 +100,11 @@ impl Server {
             dir,
             stop: Some(tx),
         }
+    }
+
+    /// The directory holding the SQLite store's files.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// Registers a client with scopes "read write" (default "read") and audience [`API`].
@@ -234,5 +245,70 @@ impl Reply {
         assert!(self.json["error_description"].is_string());
         assert_eq!(self.header("cache-control"), Some("no-store"));
         assert_eq!(self.header("pragma"), Some("no-cache"));
+    }
+}
+
+/// Which store ports fail. Off by default.
+#[derive(Default)]
+pub struct Faults {
+    pub clients: AtomicBool,
+    pub revocations: AtomicBool,
+}
+
+/// A store that fails on demand, as DynamoDB does when throttled or unreachable: a test double
+/// around the real SQLite store.
+pub struct Flaky {
+    inner: Stores,
+    faults: Arc<Faults>,
+}
+
+impl Flaky {
+    fn wrap(inner: Stores, faults: Arc<Faults>) -> Stores {
+        let flaky = Arc::new(Self { inner, faults });
+        Stores {
+            clients: flaky.clone(),
+            keys: Arc::clone(&flaky.inner.keys),
+            revocations: flaky,
+        }
+    }
+
+    fn check(&self, flag: &AtomicBool) -> Result<(), StoreError> {
+        if flag.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("injected fault".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientStore for Flaky {
+    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+        self.check(&self.faults.clients)?;
+        self.inner.clients.get_client(id).await
+    }
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+        self.check(&self.faults.clients)?;
+        self.inner.clients.list_clients().await
+    }
+    async fn create_client(&self, c: &Client) -> Result<(), StoreError> {
+        self.check(&self.faults.clients)?;
+        self.inner.clients.create_client(c).await
+    }
+    async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
+        self.check(&self.faults.clients)?;
+        self.inner.clients.update_client(c).await
+    }
+}
+
+#[async_trait::async_trait]
+impl RevocationStore for Flaky {
+    async fn revoke(&self, jti: &str, until: u64) -> Result<(), StoreError> {
+        self.check(&self.faults.revocations)?;
+        self.inner.revocations.revoke(jti, until).await
+    }
+    async fn is_revoked(&self, jti: &str, now: u64) -> Result<bool, StoreError> {
+        self.check(&self.faults.revocations)?;
+        self.inner.revocations.is_revoked(jti, now).await
     }
 }

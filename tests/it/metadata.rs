@@ -85,3 +85,57 @@ async fn unknown_paths_are_404() {
     assert_eq!(s.get("/nope").await.status, 404);
     assert_eq!(s.get("/oauth2/tokens").await.status, 404);
 }
+
+#[tokio::test]
+async fn an_issuer_with_a_path_serves_under_it() {
+    for issuer in ["{base}/tenant", "{base}/tenant/"] {
+        let s = Server::start_with(&[("TOKENMINT_ISSUER", issuer)]).await;
+        let iss = issuer.replace("{base}", &s.base);
+        // RFC 8414 §3: the well-known segment goes between the host and the issuer's path;
+        // OpenID discovery appends it to the issuer.
+        let a = s
+            .get("/.well-known/oauth-authorization-server/tenant")
+            .await;
+        let b = s.get("/tenant/.well-known/openid-configuration").await;
+        assert_eq!(a.status, 200, "{issuer}");
+        assert_eq!(a.text, b.text);
+        assert_eq!(a.json["issuer"], iss.as_str());
+        let endpoint = format!("{}/tenant/oauth2/token", s.base);
+        assert_eq!(a.json["token_endpoint"], endpoint.as_str());
+        let c = s.client("svc").await;
+        let r = s
+            .post(
+                "/tenant/oauth2/token",
+                "grant_type=client_credentials",
+                Some(&c),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let token = r.json["access_token"].as_str().unwrap();
+        assert_eq!(
+            s.verify_independently(token, super::harness::API).await["iss"],
+            iss.as_str()
+        );
+        let jwks = s.get("/tenant/.well-known/jwks.json").await;
+        assert_eq!(jwks.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn key_ids_are_rfc7638_thumbprints() {
+    use jsonwebtoken::jwk::{JwkSet, ThumbprintHash};
+    for alg in ["ES256", "RS256"] {
+        let s = Server::start_with(&[("TOKENMINT_SIGNING_ALG", alg)]).await;
+        let set: JwkSet =
+            serde_json::from_str(&s.get("/.well-known/jwks.json").await.text).unwrap();
+        let jwk = &set.keys[0];
+        assert_eq!(
+            jwk.common.key_id.as_deref(),
+            Some(jwk.thumbprint(ThumbprintHash::SHA256).unwrap().as_str()),
+            "{alg}"
+        );
+        let raw = s.get("/.well-known/jwks.json").await.json;
+        let kty = if alg == "ES256" { "EC" } else { "RSA" };
+        assert_eq!(raw["keys"][0]["kty"], kty);
+    }
+}

@@ -1,6 +1,6 @@
-//! The client-credentials exchange hook: called by the token function with a JSON event, it
-//! answers with the custom claims to add. This build answers with no claims; the contract and
-//! the store-backed default hook are defined in `docs/hook.md`.
+//! The client-credentials exchange hook: a Lambda function that receives a JSON event and
+//! answers with the custom claims to add to a token. This build answers every version-1 event
+//! with no claims; the token function does not call it yet.
 
 use serde::{Deserialize, Serialize};
 

@@ -155,7 +155,16 @@ async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let issuer = issuer.unwrap_or_else(|| format!("http://{local}"));
+    let issuer = match issuer {
+        Some(i) => i,
+        None if local.ip().is_loopback() => format!("http://{local}"),
+        None => {
+            return Err(format!(
+                "listening on {local} needs --issuer with the https URL clients will use \
+                 (an http issuer is allowed only on a loopback address)"
+            ));
+        }
+    };
     let config = Arc::new(config(data, Some(issuer))?);
     let stores = setup::open_stores(&config).map_err(|e| e.to_string())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -211,8 +220,10 @@ async fn demo_client(config: &Config, stores: &Stores, now: u64, local: SocketAd
         }
         Err(e) => return Err(e.to_string()),
     };
-    println!("demo client: demo  secret: {}", secret.expose());
-    println!(
+    // Standard error: standard output carries the server's JSON log lines, which are shipped
+    // elsewhere and must never contain a secret.
+    eprintln!("demo client: demo  secret: {}", secret.expose());
+    eprintln!(
         "curl -s -u demo:{} -d grant_type=client_credentials -d scope=read http://{local}/oauth2/token",
         secret.expose()
     );
@@ -353,11 +364,12 @@ async fn decode(token: &str, jwks: Option<&str>) -> Result<()> {
     } else {
         token.to_owned()
     };
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return Err("that is not a JWT: it needs three dot-separated parts".into());
+    }
     let segment = |i: usize, name: &str| -> Result<serde_json::Value> {
-        let part = token
-            .split('.')
-            .nth(i)
-            .ok_or_else(|| "that is not a JWT: it needs three dot-separated parts".to_owned())?;
+        let part = parts[i];
         let bytes =
             tokenmint::jwt::unb64(part).ok_or_else(|| format!("the {name} is not base64url"))?;
         serde_json::from_slice(&bytes).map_err(|_| format!("the {name} is not JSON"))

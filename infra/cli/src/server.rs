@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokenmint::App;
 use tokenmint::oauth::OAuthError;
@@ -18,13 +18,19 @@ use tokenmint::oauth::request::MAX_BODY_BYTES;
 /// How long open connections may take to finish their requests after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// How long a client may take to send a request's headers, and then its body. A client that
+/// trickles bytes is cut off instead of holding a connection open.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `app` on `listener` until `shutdown` completes, then lets open connections finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let http = hyper::server::conn::http1::Builder::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(READ_TIMEOUT);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -59,9 +65,13 @@ pub async fn serve(
 async fn handle(app: &App, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     // Read at most one byte past the cap: enough to know the body is too large.
-    let bytes = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
+    let read = tokio::time::timeout(
+        READ_TIMEOUT,
+        Limited::new(body, MAX_BODY_BYTES + 1).collect(),
+    );
+    let bytes = match read.await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        _ => {
             let e = OAuthError::invalid_request(format!(
                 "the request body exceeds {MAX_BODY_BYTES} bytes or could not be read"
             ))

@@ -148,12 +148,13 @@ impl Client {
         self.audiences.first()
     }
 
-    /// Replaces the secrets with `new`, keeping the current live ones valid for `grace` seconds.
+    /// Adds `new` and keeps the current secret valid for `grace` more seconds. A secret already
+    /// on its way out (from an earlier rotation) ends now, so at most two are ever valid.
     pub fn rotate_secret(&mut self, new: &ClientSecret, now: UnixTime, grace: u64) {
-        self.secrets.retain(|s| s.is_live(now));
+        self.secrets
+            .retain(|s| s.expires_at.is_none() && s.is_live(now));
         for s in &mut self.secrets {
-            let end = now.saturating_add(grace);
-            s.expires_at = Some(s.expires_at.map_or(end, |e| e.min(end)));
+            s.expires_at = Some(now.saturating_add(grace));
         }
         self.secrets.retain(|s| s.is_live(now));
         self.secrets.push(SecretEntry {
@@ -207,11 +208,14 @@ mod tests {
         assert!(c.secret_matches(&new, 1059));
         assert!(!c.secret_matches(&old, 1060));
         assert!(c.secret_matches(&new, 5000));
-        // A second rotation never extends the first one's grace.
+        // A second rotation during the grace period ends the oldest secret at once: never
+        // more than two valid secrets.
         let newer = ClientSecret::generate();
         c.rotate_secret(&newer, 1010, 3600);
-        assert!(!c.secret_matches(&old, 1060));
+        assert!(!c.secret_matches(&old, 1010));
         assert!(c.secret_matches(&new, 4000));
+        assert!(c.secret_matches(&newer, 4000));
+        assert_eq!(c.secrets.len(), 2);
         // Zero grace revokes at once.
         let newest = ClientSecret::generate();
         c.rotate_secret(&newest, 1020, 0);

@@ -40,14 +40,23 @@ pub enum Invalid {
     NotYetValid,
 }
 
-/// A structurally valid token whose signature is not yet checked.
-#[derive(Debug)]
+/// A structurally valid token whose signature is not yet checked. `Debug` shows the header's
+/// `alg` and `kid` only, never the token.
 pub struct Unverified<'a> {
     signing_input: &'a str,
     alg: String,
     kid: String,
     payload: Vec<u8>,
     signature: Vec<u8>,
+}
+
+impl std::fmt::Debug for Unverified<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unverified")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]
@@ -120,8 +129,8 @@ impl Unverified<'_> {
     }
 }
 
-/// A token whose signature checked out; its claims are not yet checked.
-#[derive(Debug)]
+/// A token whose signature checked out; its claims are not yet checked. `Debug` shows nothing
+/// of the payload.
 pub struct Verified {
     payload: Vec<u8>,
 }
@@ -133,8 +142,15 @@ pub struct Expectations<'a> {
     pub now: UnixTime,
     /// Tolerated clock skew for `nbf` and `iat` in the future. `exp` is applied exactly.
     pub leeway: u64,
-    /// Whether an expired token is still acceptable (revocation of expired tokens).
-    pub allow_expired: bool,
+    /// Whether to apply the time rules at all. Revocation does not: a genuine token of the
+    /// caller's must be revocable whatever this process's clock says of it (RFC 7009 §2.1).
+    pub check_times: bool,
+}
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified").finish_non_exhaustive()
+    }
 }
 
 impl Verified {
@@ -145,7 +161,10 @@ impl Verified {
         if claims.iss != want.issuer {
             return Err(Invalid::Issuer);
         }
-        if want.now >= claims.exp && !want.allow_expired {
+        if !want.check_times {
+            return Ok(claims);
+        }
+        if want.now >= claims.exp {
             return Err(Invalid::Expired);
         }
         let horizon = want.now.saturating_add(want.leeway);
@@ -184,7 +203,7 @@ mod tests {
             issuer: ISS,
             now,
             leeway: 30,
-            allow_expired: false,
+            check_times: true,
         }
     }
 
@@ -304,6 +323,20 @@ mod tests {
             &body,
         );
         assert!(check(&t, &key, 1000).is_ok());
+    }
+
+    #[test]
+    fn every_key_pointing_header_is_refused() {
+        let (key, _) = LocalKey::generate(Algorithm::ES256).unwrap();
+        let body = serde_json::to_string(&claims(1000)).unwrap();
+        for name in FORBIDDEN_HEADERS {
+            let header = format!(
+                r#"{{"alg":"ES256","kid":"{}","typ":"at+jwt","{name}":"x"}}"#,
+                key.kid()
+            );
+            let t = forge(&key, &header, &body);
+            assert_eq!(check(&t, &key, 1000), Err(Invalid::Header((*name).into())));
+        }
     }
 
     #[test]

@@ -78,11 +78,11 @@ fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((id, secret)).filter(|(id, s)| !id.is_empty() && !s.is_empty())
 }
 
-/// A hash no secret matches, compared against when the client is unknown so that path does the
-/// same work as a wrong secret.
+/// A hash compared against when the client is unknown, so that path does the same work as a
+/// wrong secret. Its result is ignored: an unknown client never authenticates.
 fn decoy() -> &'static SecretHash {
     static DECOY: std::sync::OnceLock<SecretHash> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| ClientSecret::generate().hash())
+    DECOY.get_or_init(|| SecretHash::of(b"tokenmint: no such client"))
 }
 
 /// Authenticates `creds`. Unknown clients, wrong secrets and disabled clients all get the same

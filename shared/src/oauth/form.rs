@@ -19,10 +19,19 @@ pub enum FormError {
 /// Parameters that RFC 8707 §2 and RFC 8693 §2.1 allow to appear more than once.
 const MULTI_VALUED: &[&str] = &["resource", "audience"];
 
-/// A parsed form: each name with its values, in order.
-#[derive(Debug, Default, Clone)]
+/// A parsed form: each name with its values, in order. `Debug` shows names only: values
+/// include client secrets and tokens.
+#[derive(Default, Clone)]
 pub struct Form {
     params: HashMap<String, Vec<String>>,
+}
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.params.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        f.debug_struct("Form").field("names", &names).finish()
+    }
 }
 
 impl Form {
@@ -37,8 +46,11 @@ impl Form {
             };
             let name = decode(name)?;
             let value = decode(value)?;
-            let values = params.entry(name).or_default();
-            values.push(value);
+            // "Parameters sent without a value MUST be treated as if they were omitted from
+            // the request" (RFC 6749 §3.2): they neither count nor repeat.
+            if !value.is_empty() {
+                params.entry(name).or_default().push(value);
+            }
         }
         if let Some((name, _)) = params
             .iter()
@@ -49,23 +61,21 @@ impl Form {
         Ok(Self { params })
     }
 
-    /// The value of a single-valued parameter; an empty value counts as absent (RFC 6749 §3.2).
+    /// The value of a single-valued parameter (empty values were dropped while parsing).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.params
             .get(name)
             .and_then(|v| v.first())
             .map(String::as_str)
-            .filter(|v| !v.is_empty())
     }
 
-    /// Every non-empty value of a multi-valued parameter.
+    /// Every value of a multi-valued parameter.
     pub fn get_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
         self.params
             .get(name)
             .into_iter()
             .flatten()
             .map(String::as_str)
-            .filter(|v| !v.is_empty())
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -128,9 +138,10 @@ mod tests {
             Form::parse(b"scope=a&scope=b").unwrap_err(),
             FormError::Repeated("scope".into())
         );
+        // An empty repeat is an omitted parameter, not a second value.
         assert_eq!(
-            Form::parse(b"scope=a&scope=").unwrap_err(),
-            FormError::Repeated("scope".into())
+            Form::parse(b"scope=a&scope=").unwrap().get("scope"),
+            Some("a")
         );
         let f = Form::parse(b"resource=https://a&resource=https://b&audience=x").unwrap();
         assert_eq!(

@@ -43,7 +43,7 @@ pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, 
         .form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let claims = validate(app, token, false)
+    let claims = validate(app, token, Check::Active)
         .await?
         .filter(|c| Audience::new(&c.aud).is_ok_and(|a| caller.audiences.contains(&a)));
     audit!(
@@ -73,14 +73,21 @@ pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, 
     })
 }
 
+/// How much of a token [`validate`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Everything: signature, issuer, times and revocation (introspection).
+    Active,
+    /// Only that we issued it: signature and issuer (revocation, RFC 7009 §2.1).
+    Genuine,
+}
+
 /// Validates one of our access tokens: `Ok(None)` for any token that is not valid (its reason
 /// is logged at debug level only), `Err` only when a dependency failed and no answer is safe.
-/// With `allow_expired`, an expired but otherwise genuine token is returned and revocation is
-/// not consulted (the revocation endpoint needs exactly that).
 pub async fn validate(
     app: &App,
     token: &str,
-    allow_expired: bool,
+    check: Check,
 ) -> Result<Option<AccessTokenClaims>, OAuthError> {
     let unverified = match verify::parse(token) {
         Ok(u) => u,
@@ -96,13 +103,13 @@ pub async fn validate(
         issuer: app.config.issuer.as_str(),
         now: app.clock.now(),
         leeway: app.config.leeway,
-        allow_expired,
+        check_times: check == Check::Active,
     };
     let claims = match unverified.verify(&key).and_then(|v| v.claims(&want)) {
         Ok(c) => c,
         Err(e) => return Ok(rejected(e)),
     };
-    if !allow_expired && app.revocations.is_revoked(&claims.jti, want.now).await? {
+    if check == Check::Active && app.revocations.is_revoked(&claims.jti, want.now).await? {
         return Ok(None);
     }
     Ok(Some(claims))

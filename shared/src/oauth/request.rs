@@ -11,11 +11,22 @@ use super::form::Form;
 /// request carrying an upstream JWT), small enough that a flood of huge bodies costs little.
 pub const MAX_BODY_BYTES: usize = 32 * 1024;
 
-/// A POSTed form and the raw `Authorization` header, if any.
-#[derive(Debug)]
+/// A POSTed form and the raw `Authorization` header, if any. `Debug` never shows the header.
 pub struct FormRequest {
     pub form: Form,
     pub authorization: Option<String>,
+}
+
+impl std::fmt::Debug for FormRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FormRequest")
+            .field("form", &self.form)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl FormRequest {

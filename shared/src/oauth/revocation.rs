@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 
-use super::introspection::validate;
+use super::introspection::{Check, validate};
 use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
 use crate::audit;
@@ -21,7 +21,7 @@ pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, 
     // `token_type_hint` is only a hint (RFC 7009 §2.1); every token we issue is a JWT, so the
     // search is the same whatever it says.
     let ok = || Ok(response::empty(StatusCode::OK));
-    let Some(claims) = validate(app, token, true).await? else {
+    let Some(claims) = validate(app, token, Check::Genuine).await? else {
         // Invalid, unknown or foreign tokens: 200, nothing to do (RFC 7009 §2.2).
         return ok();
     };

@@ -15,7 +15,6 @@ use crate::domain::{AccessTokenClaims, GrantType};
 use crate::http::App;
 use crate::jwt::mint::{self, MintError};
 use crate::keys::KeyError;
-use crate::signer::SignError;
 
 /// Grant types this build serves; advertised in the metadata.
 pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
@@ -47,7 +46,7 @@ pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, 
         ));
     }
     let policy = app.policy();
-    let jti = new_jti();
+    let jti = new_jti()?;
     let claims = match grant {
         GrantType::ClientCredentials => {
             client_credentials::claims(&client, form, policy, now, jti)?
@@ -78,19 +77,19 @@ fn supported_grant(name: &str) -> Result<GrantType, OAuthError> {
 }
 
 fn unsupported(name: &str) -> OAuthError {
-    let shown: String = name.chars().take(64).collect();
     OAuthError::new(
         ErrorCode::UnsupportedGrantType,
-        format!("grant type {shown:?} is not supported"),
+        format!("grant type {:?} is not supported", super::shown(name)),
     )
 }
 
-/// A fresh token id: 128 random bits, base64url.
-pub fn new_jti() -> String {
+/// A fresh token id: 128 random bits, base64url. Without randomness no unique id can be
+/// made, so a failing random source fails the request closed.
+pub fn new_jti() -> Result<String, OAuthError> {
     let mut bytes = [0u8; 16];
-    // Without randomness no unique id can be made; the process cannot go on issuing.
-    aws_lc_rs::rand::fill(&mut bytes).expect("system random number generator failed");
-    crate::jwt::b64(&bytes)
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| OAuthError::unavailable("the system random number generator failed"))?;
+    Ok(crate::jwt::b64(&bytes))
 }
 
 /// Signs with the active key. A missing key or an unreachable signer fails closed with 503.
@@ -102,8 +101,9 @@ pub async fn sign(app: &App, claims: &AccessTokenClaims) -> Result<String, OAuth
     mint::mint(key.signer.as_ref(), &key.encoded_header, claims)
         .await
         .map_err(|e| match e {
-            MintError::Sign(SignError::Unavailable(_)) => OAuthError::unavailable(e),
-            other => OAuthError::server_error(other),
+            // Whatever the signer's trouble, no token: fail closed with 503.
+            MintError::Sign(_) => OAuthError::unavailable(e),
+            MintError::Claims(_) => OAuthError::server_error(e),
         })
 }
 

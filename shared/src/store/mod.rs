@@ -65,12 +65,20 @@ impl KeyStatus {
     }
 }
 
-/// Where a key's private half lives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a key's private half lives. `Debug` never shows private key material.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum KeyMaterial {
     /// A software key, PKCS#8 DER in base64url. Only for the embedded store.
     Local { pkcs8: String },
+}
+
+impl std::fmt::Debug for KeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local { .. } => f.write_str("Local { pkcs8: <redacted> }"),
+        }
+    }
 }
 
 /// A signing key as stored.

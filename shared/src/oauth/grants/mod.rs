@@ -5,7 +5,7 @@ pub mod client_credentials;
 
 use crate::domain::{Audience, Client, InvalidAudience, ScopeSet};
 use crate::oauth::form::Form;
-use crate::oauth::{ErrorCode, OAuthError};
+use crate::oauth::{ErrorCode, OAuthError, shown};
 
 /// Limits every grant applies to what it issues.
 #[derive(Debug, Clone)]
@@ -31,15 +31,22 @@ pub fn scope(form: &Form, allowed: &ScopeSet, default: &ScopeSet) -> Result<Scop
     let Some(raw) = form.get("scope") else {
         return Ok(default.clone());
     };
-    let requested = ScopeSet::parse(raw)
-        .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
+    let requested = ScopeSet::parse(raw).map_err(|_| {
+        OAuthError::new(
+            ErrorCode::InvalidScope,
+            "scope must be space-separated RFC 6749 §3.3 scope tokens",
+        )
+    })?;
     if requested.is_empty() {
         return Ok(default.clone());
     }
     if let Some(extra) = requested.difference(allowed).next() {
         return Err(OAuthError::new(
             ErrorCode::InvalidScope,
-            format!("scope {:?} is not allowed for this client", extra.as_str()),
+            format!(
+                "scope {:?} is not allowed for this client",
+                shown(extra.as_str())
+            ),
         ));
     }
     Ok(requested)
@@ -68,7 +75,7 @@ pub fn audience(form: &Form, client: &Client) -> Result<Audience, OAuthError> {
         [one] if client.audiences.contains(one) => Ok(one.clone()),
         [one] => Err(target_error(format!(
             "{:?} is not an audience of this client",
-            one.as_str()
+            shown(one.as_str())
         ))),
         _ => Err(target_error(
             "more than one distinct target; a token carries one audience".into(),

@@ -1,0 +1,268 @@
+//! The `tokenmint` binary as an operator uses it: exit codes, one-sentence errors, JSON output,
+//! and `serve` answering real requests.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tokenmint")
+}
+
+fn data_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tokenmint-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn run(data: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("TOKENMINT_ISSUER")
+        .env_remove("TOKENMINT_STORE")
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// A failure is one sentence on standard error and a non-zero exit.
+fn assert_one_sentence_error(o: &Output, contains: &str) {
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(contains), "{err}");
+}
+
+#[test]
+fn client_lifecycle() {
+    let d = data_dir("lifecycle");
+    let created = json(&run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "ci",
+            "--scope",
+            "read write",
+            "--audience",
+            "https://api.example.com",
+            "--ttl",
+            "15m",
+            "--json",
+        ],
+    ));
+    assert_eq!(created["client_id"], "ci");
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 43);
+
+    let listed = json(&run(&d, &["client", "list", "--json"]));
+    assert_eq!(listed[0]["client_id"], "ci");
+    assert_eq!(listed[0]["token_ttl"], 900);
+    let shown = run(&d, &["client", "show", "ci"]);
+    let text = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(
+        !text.contains(&secret) && !text.contains("sha256"),
+        "{text}"
+    );
+    assert_eq!(json(&shown)["secrets"].as_array().unwrap().len(), 1);
+
+    let rotated = json(&run(
+        &d,
+        &["client", "rotate-secret", "ci", "--grace", "1h", "--json"],
+    ));
+    assert_ne!(rotated["client_secret"], secret.as_str());
+    let shown = json(&run(&d, &["client", "show", "ci"]));
+    assert_eq!(shown["secrets"].as_array().unwrap().len(), 2);
+
+    assert!(run(&d, &["client", "disable", "ci"]).status.success());
+    assert_eq!(json(&run(&d, &["client", "show", "ci"]))["disabled"], true);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn operator_mistakes_are_one_sentence() {
+    let d = data_dir("mistakes");
+    let create = |id: &str, scope: &str| {
+        run(
+            &d,
+            &[
+                "client",
+                "create",
+                "--id",
+                id,
+                "--scope",
+                scope,
+                "--audience",
+                "api",
+            ],
+        )
+    };
+    assert!(create("dup", "read").status.success());
+    assert_one_sentence_error(&create("dup", "read"), "already exists");
+    assert_one_sentence_error(&create("bad id", "read"), "client id");
+    assert_one_sentence_error(&create("x", "a\"b"), "scope");
+    assert_one_sentence_error(&run(&d, &["client", "show", "ghost"]), "does not exist");
+    assert_one_sentence_error(&run(&d, &["client", "disable", "ghost"]), "does not exist");
+    assert_one_sentence_error(&run(&d, &["token", "decode", "not-a-jwt"]), "three");
+    let wrong_env = Command::new(bin())
+        .args(["--data"])
+        .arg(&d)
+        .args(["client", "list"])
+        .env("TOKENMINT_MAX_TTL", "forever")
+        .output()
+        .unwrap();
+    assert_one_sentence_error(&wrong_env, "TOKENMINT_MAX_TTL");
+    // Missing required flags are clap's usage errors: exit 2.
+    let o = run(&d, &["client", "create", "--id", "x", "--scope", "read"]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn data_dir_comes_from_the_environment_too() {
+    let d = data_dir("env");
+    let o = Command::new(bin())
+        .args([
+            "client",
+            "create",
+            "--id",
+            "e",
+            "--scope",
+            "read",
+            "--audience",
+            "api",
+        ])
+        .env("TOKENMINT_DATA", &d)
+        .env_remove("TOKENMINT_STORE")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(d.join("tokenmint.db").exists());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+struct Serve {
+    child: Child,
+    base: String,
+    secret: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `tokenmint serve --demo` on an ephemeral port and reads what it prints.
+fn serve_demo(d: &Path) -> Serve {
+    let mut child = Command::new(bin())
+        .arg("--data")
+        .arg(d)
+        .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
+        .env_remove("TOKENMINT_ISSUER")
+        .env_remove("TOKENMINT_STORE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut base, mut secret) = (String::new(), String::new());
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("demo client: demo  secret: ") {
+            secret = rest.to_owned();
+        }
+        if let Some(rest) = line.strip_prefix("tokenmint listening on ") {
+            base = rest.split(' ').next().unwrap().to_owned();
+            break;
+        }
+    }
+    assert!(!base.is_empty() && !secret.is_empty());
+    Serve {
+        child,
+        base,
+        secret,
+    }
+}
+
+#[tokio::test]
+async fn serve_demo_issues_tokens_that_decode_verifies() {
+    let d = data_dir("serve");
+    let s = serve_demo(&d);
+    let r: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", s.base))
+        .basic_auth("demo", Some(&s.secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "read")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = r["access_token"].as_str().unwrap().to_owned();
+    let jwks_url = format!("{}/.well-known/jwks.json", s.base);
+    let out = tokio::task::spawn_blocking({
+        let (d, token, jwks_url) = (d.clone(), token.clone(), jwks_url.clone());
+        move || run(&d, &["token", "decode", &token, "--jwks", &jwks_url])
+    })
+    .await
+    .unwrap();
+    let decoded = json(&out);
+    assert_eq!(decoded["signature"], "verified");
+    assert_eq!(decoded["claims"]["sub"], "demo");
+    assert_eq!(decoded["header"]["typ"], "at+jwt");
+
+    // A JWKS file works too, and a tampered token does not verify.
+    let file = d.join("jwks.json");
+    let body = reqwest::get(&jwks_url).await.unwrap().text().await.unwrap();
+    std::fs::write(&file, body).unwrap();
+    let mut bad = token.clone();
+    bad.replace_range(token.len() - 3.., "AAA");
+    let out = tokio::task::spawn_blocking({
+        let (d, file) = (d.clone(), file.clone());
+        move || {
+            run(
+                &d,
+                &["token", "decode", &bad, "--jwks", file.to_str().unwrap()],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_one_sentence_error(&out, "does not verify");
+
+    // Restarting with --demo re-keys the demo client: a new secret, the old one gone.
+    let old = s.secret.clone();
+    drop(s);
+    let again = serve_demo(&d);
+    assert_ne!(again.secret, old);
+    let status = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", again.base))
+        .basic_auth("demo", Some(&old))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn serve_on_a_public_address_needs_an_https_issuer() {
+    let d = data_dir("public");
+    let o = run(&d, &["serve", "--addr", "0.0.0.0:0"]);
+    assert_one_sentence_error(&o, "--issuer");
+    let _ = std::fs::remove_dir_all(&d);
+}
