@@ -77,15 +77,7 @@ async fn hostile_authorization_headers_get_4xx() {
 async fn hostile_tokens_are_inactive_or_ignored() {
     use base64::Engine as _;
     let s = Server::start().await;
-    let c = s
-        .client_with(tokenmint::admin::NewClient {
-            id: "gw".into(),
-            scopes: "read".into(),
-            audiences: vec![super::harness::API.into()],
-            introspect: true,
-            ..Default::default()
-        })
-        .await;
+    let c = s.introspector("gw").await;
     let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
     let header = |h: &str| format!("{}.{}.AAAA", b64(h), b64(r#"{"sub":"x"}"#));
     let tokens = [

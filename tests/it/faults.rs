@@ -2,8 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::harness::{API, Server};
-use tokenmint::admin::NewClient;
+use super::harness::Server;
 
 fn assert_unavailable(r: &super::harness::Reply) {
     r.assert_error(503, "temporarily_unavailable");
@@ -31,15 +30,7 @@ async fn no_token_while_the_client_store_is_down() {
 #[tokio::test]
 async fn a_revocation_that_was_not_stored_is_never_200() {
     let s = Server::start().await;
-    let c = s
-        .client_with(NewClient {
-            id: "svc".into(),
-            scopes: "read".into(),
-            audiences: vec![API.into()],
-            introspect: true,
-            ..Default::default()
-        })
-        .await;
+    let c = s.introspector("svc").await;
     let token = s.token(&c, "").await;
     s.faults.revocations.store(true, Ordering::SeqCst);
     let r = s

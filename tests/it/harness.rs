@@ -120,6 +120,18 @@ impl Server {
         .await
     }
 
+    /// Registers a client that may introspect, with scope "read" and audience [`API`].
+    pub async fn introspector(&self, id: &str) -> Creds {
+        self.client_with(NewClient {
+            id: id.into(),
+            scopes: "read".into(),
+            audiences: vec![API.into()],
+            introspect: true,
+            ..Default::default()
+        })
+        .await
+    }
+
     pub async fn client_with(&self, spec: NewClient) -> Creds {
         let (c, s) = admin::create_client(
             self.stores.clients.as_ref(),

@@ -1,23 +1,12 @@
 //! `POST /oauth2/introspect` (RFC 7662).
 
 use super::harness::{API, Creds, Server};
-use tokenmint::admin::NewClient;
-
-fn introspector() -> NewClient {
-    NewClient {
-        id: "gateway".into(),
-        scopes: "introspect".into(),
-        audiences: vec![API.into()],
-        introspect: true,
-        ..Default::default()
-    }
-}
 
 #[tokio::test]
 async fn active_tokens_carry_their_metadata() {
     let s = Server::start().await;
     let c = s.client("svc").await;
-    let gw = s.client_with(introspector()).await;
+    let gw = s.introspector("gateway").await;
     let token = s.token(&c, "&scope=read+write").await;
     let r = s
         .post("/oauth2/introspect", &format!("token={token}"), Some(&gw))
@@ -52,7 +41,7 @@ async fn everything_else_is_exactly_inactive() {
     let s = Server::start().await;
     let other = Server::start().await;
     let c = s.client("svc").await;
-    let gw = s.client_with(introspector()).await;
+    let gw = s.introspector("gateway").await;
     let foreign = other.token(&other.client("svc").await, "").await;
     let billing = s.token(&c, "&audience=billing").await;
     let good = s.token(&c, "").await;
@@ -84,7 +73,7 @@ async fn expiry_follows_the_clock() {
     ])
     .await;
     let c = s.client("svc").await;
-    let gw = s.client_with(introspector()).await;
+    let gw = s.introspector("gateway").await;
     let token = s.token(&c, "").await;
     s.clock.advance(59);
     assert_eq!(active(&s, &gw, &token).await, Some(true));
@@ -116,7 +105,7 @@ async fn only_introspection_clients_may_ask() {
     s.post("/oauth2/introspect", &format!("token={token}"), None)
         .await
         .assert_error(401, "invalid_client");
-    let gw = s.client_with(introspector()).await;
+    let gw = s.introspector("gateway").await;
     s.post("/oauth2/introspect", "", Some(&gw))
         .await
         .assert_error(400, "invalid_request");

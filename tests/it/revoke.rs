@@ -1,20 +1,11 @@
 //! `POST /oauth2/revoke` (RFC 7009).
 
-use super::harness::{API, Server};
-use tokenmint::admin::NewClient;
+use super::harness::Server;
 
 #[tokio::test]
 async fn revoked_tokens_are_inactive_until_they_expire() {
     let s = Server::start().await;
-    let c = s
-        .client_with(NewClient {
-            id: "svc".into(),
-            scopes: "read".into(),
-            audiences: vec![API.into()],
-            introspect: true,
-            ..Default::default()
-        })
-        .await;
+    let c = s.introspector("svc").await;
     let token = s.token(&c, "").await;
     let keep = s.token(&c, "").await;
     let r = s
@@ -62,15 +53,7 @@ async fn revoked_tokens_are_inactive_until_they_expire() {
 #[tokio::test]
 async fn another_clients_token_is_refused_and_stays_valid() {
     let s = Server::start().await;
-    let owner = s
-        .client_with(NewClient {
-            id: "owner".into(),
-            scopes: "read".into(),
-            audiences: vec![API.into()],
-            introspect: true,
-            ..Default::default()
-        })
-        .await;
+    let owner = s.introspector("owner").await;
     let thief = s.client("thief").await;
     let token = s.token(&owner, "").await;
     s.post("/oauth2/revoke", &format!("token={token}"), Some(&thief))
