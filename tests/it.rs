@@ -1,10 +1,14 @@
 //! Workspace integration tests: the local server on an ephemeral port, driven over HTTP by an
 //! independent client, with tokens verified by the `jsonwebtoken` crate against the served JWKS.
 
+// Test code throughout: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used)]
+
 mod it {
     pub mod harness;
 
     mod abuse;
+    mod dynamodb;
     mod faults;
     mod introspect;
     mod metadata;

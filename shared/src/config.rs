@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `TOKENMINT_ISSUER` | issuer URL (`iss`, metadata) | required (`serve` derives it from `--addr`) |
 //! | `TOKENMINT_DATA` | directory of the embedded store | `.tokenmint` |
-//! | `TOKENMINT_STORE` | `sqlite:PATH` | `sqlite:$TOKENMINT_DATA/tokenmint.db` |
+//! | `TOKENMINT_STORE` | `sqlite:PATH` or `dynamodb:TABLE` | `sqlite:$TOKENMINT_DATA/tokenmint.db` |
 //! | `TOKENMINT_SIGNER` | `local` | `local` |
 //! | `TOKENMINT_SIGNING_ALG` | `ES256`, `RS256` or `PS256`, for generated keys | `ES256` |
 //! | `TOKENMINT_DEFAULT_TTL` | access-token lifetime when a client sets none | `1h` |
@@ -13,6 +13,7 @@
 //! | `TOKENMINT_KEY_CACHE_TTL` | how long signing keys are cached (≤ 60 s) | `60s` |
 //! | `TOKENMINT_JWKS_MAX_AGE` | `Cache-Control: max-age` of the JWKS and metadata | `300s` |
 //! | `TOKENMINT_LEEWAY` | clock skew tolerated for `nbf`/`iat` | `30s` |
+//! | `TOKENMINT_INSECURE_LOCAL_KEY` | `1` allows a `local` key in a `dynamodb:` store | unset |
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,7 +31,11 @@ pub struct ConfigError(pub String);
 /// Where state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
+    /// The embedded store: one SQLite file.
     Sqlite(PathBuf),
+    /// One DynamoDB table, reached with the standard AWS environment (`AWS_REGION`,
+    /// credentials, `AWS_ENDPOINT_URL`).
+    DynamoDb(String),
 }
 
 /// Where the private signing key lives.
@@ -99,6 +104,9 @@ pub struct Config {
     pub key_cache_ttl: u64,
     pub jwks_max_age: u64,
     pub leeway: u64,
+    /// Allows a `local` signing key in a `dynamodb:` store, where its private half would sit
+    /// in plaintext in the table (`TOKENMINT_INSECURE_LOCAL_KEY=1`).
+    pub insecure_local_key: bool,
 }
 
 impl Config {
@@ -119,9 +127,12 @@ impl Config {
             None => StoreConfig::Sqlite(data.join("tokenmint.db")),
             Some(s) => match s.split_once(':') {
                 Some(("sqlite", path)) if !path.is_empty() => StoreConfig::Sqlite(path.into()),
+                Some(("dynamodb", table)) if is_table_name(table) => {
+                    StoreConfig::DynamoDb(table.to_owned())
+                }
                 _ => {
                     return Err(ConfigError(format!(
-                        "TOKENMINT_STORE {s:?} is not understood; use sqlite:PATH"
+                        "TOKENMINT_STORE {s:?} is not understood; use sqlite:PATH or dynamodb:TABLE"
                     )));
                 }
             },
@@ -156,6 +167,7 @@ impl Config {
             key_cache_ttl: secs("TOKENMINT_KEY_CACHE_TTL", 60)?,
             jwks_max_age: secs("TOKENMINT_JWKS_MAX_AGE", 300)?,
             leeway: secs("TOKENMINT_LEEWAY", 30)?,
+            insecure_local_key: get("TOKENMINT_INSECURE_LOCAL_KEY").as_deref() == Some("1"),
         };
         config.validate()
     }
@@ -184,11 +196,28 @@ impl Config {
                     .into(),
             ));
         }
+        if matches!(self.store, StoreConfig::DynamoDb(_))
+            && self.signer == SignerConfig::Local
+            && !self.insecure_local_key
+        {
+            return Err(ConfigError(
+                "TOKENMINT_SIGNER=local with a dynamodb: store would keep a plaintext private key \
+                 in the table; use a KMS signer, or set TOKENMINT_INSECURE_LOCAL_KEY=1 for tests"
+                    .into(),
+            ));
+        }
         if self.leeway > 300 {
             return Err(ConfigError("TOKENMINT_LEEWAY may be at most 300s".into()));
         }
         Ok(self)
     }
+}
+
+/// A DynamoDB table name: 3 to 255 of `A-Z a-z 0-9 _ - .`.
+fn is_table_name(s: &str) -> bool {
+    (3..=255).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// Parses "90", "90s", "15m", "1h", "2d" or humantime forms like "1h 30m" into seconds.
@@ -240,6 +269,15 @@ mod tests {
         assert!(err(&[base, ("TOKENMINT_DEFAULT_TTL", "2d")]).contains("exceeds"));
         assert!(err(&[base, ("TOKENMINT_MAX_TTL", "31d")]).contains("at most 30d"));
         assert!(err(&[base, ("TOKENMINT_STORE", "postgres:x")]).contains("TOKENMINT_STORE"));
+        assert!(err(&[base, ("TOKENMINT_STORE", "dynamodb:a b")]).contains("TOKENMINT_STORE"));
+        assert!(err(&[base, ("TOKENMINT_STORE", "dynamodb:tokenmint-prod")]).contains("plaintext"));
+        let c = from(&[
+            base,
+            ("TOKENMINT_STORE", "dynamodb:tokenmint-prod"),
+            ("TOKENMINT_INSECURE_LOCAL_KEY", "1"),
+        ])
+        .unwrap();
+        assert_eq!(c.store, StoreConfig::DynamoDb("tokenmint-prod".into()));
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> 
 
     let _log = crate::telemetry::init(crate::telemetry::Sink::Stdout);
     let config = Arc::new(crate::Config::from_env()?);
-    let stores = crate::setup::open_stores(&config)?;
+    let stores = crate::setup::open_stores(&config).await?;
     let app =
         Arc::new(crate::setup::build_app(config, &stores, Arc::new(crate::SystemClock)).await?);
     lambda_http::run(lambda_http::service_fn(move |req: Request| {

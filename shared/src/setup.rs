@@ -25,10 +25,42 @@ pub enum SetupError {
 }
 
 /// Opens the stores named by the configuration.
-pub fn open_stores(config: &Config) -> Result<Stores, StoreError> {
+pub async fn open_stores(config: &Config) -> Result<Stores, StoreError> {
     match &config.store {
         StoreConfig::Sqlite(path) => Ok(Stores::from_one(Arc::new(SqliteStore::open(path)?))),
+        #[cfg(feature = "aws")]
+        StoreConfig::DynamoDb(table) => {
+            let store = crate::store::dynamodb::DynamoStore::from_env(table.as_str()).await;
+            Ok(Stores::from_one(Arc::new(store)))
+        }
+        #[cfg(not(feature = "aws"))]
+        StoreConfig::DynamoDb(_) => Err(StoreError::Unavailable(
+            "this build has no AWS support (the `aws` feature is off)".into(),
+        )),
     }
+}
+
+/// The AWS SDK configuration: the standard environment (region, credentials,
+/// `AWS_ENDPOINT_URL`), the SDK's standard retry mode (3 attempts, exponential backoff with
+/// jitter) and timeouts short enough that a request fails closed well inside a Lambda's time.
+#[cfg(feature = "aws")]
+pub async fn aws() -> aws_config::SdkConfig {
+    use std::time::Duration;
+
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .operation_timeout(Duration::from_secs(3))
+                .build(),
+        )
+        .load()
+        .await
 }
 
 /// The signer factory named by the configuration.

@@ -1,8 +1,5 @@
 //! Starts `tokenmint serve`'s server in process over a fresh SQLite file and a manual clock.
 
-// Test support: a failed unwrap here is a failed test, with its message.
-#![allow(clippy::unwrap_used)]
-
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,7 +72,10 @@ impl Server {
         }
         let config = Arc::new(Config::from_lookup(|k| vars.get(k).cloned()).unwrap());
         let faults = Arc::new(Faults::default());
-        let stores = Flaky::wrap(setup::open_stores(&config).unwrap(), Arc::clone(&faults));
+        let stores = Flaky::wrap(
+            setup::open_stores(&config).await.unwrap(),
+            Arc::clone(&faults),
+        );
         // Start at the real time so that independent verifiers, which read the system
         // clock, accept fresh tokens.
         let clock = Arc::new(ManualClock::new(SystemClock.now()));

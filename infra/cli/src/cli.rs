@@ -121,7 +121,9 @@ pub async fn run(args: Args) -> Result<()> {
         Command::Client(cmd) => {
             let _log = telemetry::init(Sink::Stderr);
             let config = config(&args.data, None)?;
-            let stores = setup::open_stores(&config).map_err(|e| e.to_string())?;
+            let stores = setup::open_stores(&config)
+                .await
+                .map_err(|e| e.to_string())?;
             client(cmd, &config, &stores).await
         }
         Command::Token(TokenCommand::Decode { token, jwks }) => {
@@ -166,7 +168,9 @@ async fn serve(
         }
     };
     let config = Arc::new(config(data, Some(issuer))?);
-    let stores = setup::open_stores(&config).map_err(|e| e.to_string())?;
+    let stores = setup::open_stores(&config)
+        .await
+        .map_err(|e| e.to_string())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let app = setup::build_app(Arc::clone(&config), &stores, Arc::clone(&clock))
         .await

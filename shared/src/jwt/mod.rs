@@ -1,6 +1,7 @@
 //! JSON Web Tokens: compact JWS serialisation (RFC 7515), keys (RFC 7517/7638), minting, and a
 //! strict validator for access tokens (RFC 9068 §4).
 
+pub mod der;
 mod jwk;
 pub mod mint;
 pub mod verify;

@@ -1,6 +1,8 @@
 //! Signing: the [`Signer`] port, the JWS algorithms tokenmint issues with, and adapters.
 
 pub mod dedicated;
+#[cfg(feature = "aws")]
+pub mod kms;
 pub mod local;
 
 use std::fmt;

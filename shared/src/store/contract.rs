@@ -13,6 +13,7 @@ use crate::signer::Algorithm;
 
 /// Runs every contract check against `stores`, which must start empty.
 pub async fn run_all(stores: Stores) {
+    // Each check uses its own ids, so the order is free.
     clients(&stores).await;
     keys(&stores).await;
     revocations(&stores).await;
@@ -58,8 +59,13 @@ async fn clients(s: &Stores) {
     assert!(s.clients.get_client(&c.id).await.unwrap().is_none());
     s.clients.create_client(&c).await.unwrap();
     assert_eq!(s.clients.get_client(&c.id).await.unwrap(), Some(c.clone()));
+    // Writing the identical record again is what a retry of a successful write looks like:
+    // success. A different record under the same id is a conflict.
+    s.clients.create_client(&c).await.unwrap();
+    let mut other = c.clone();
+    other.created_at += 1;
     assert!(matches!(
-        s.clients.create_client(&c).await,
+        s.clients.create_client(&other).await,
         Err(StoreError::Conflict(_))
     ));
 
@@ -71,7 +77,8 @@ async fn clients(s: &Stores) {
         s.clients.get_client(&c.id).await.unwrap(),
         Some(next.clone())
     );
-    // A writer that read the old version loses.
+    // Retrying the same update succeeds; a writer that read the old version loses.
+    s.clients.update_client(&next).await.unwrap();
     let mut stale = c.clone();
     stale.version += 1;
     assert!(matches!(

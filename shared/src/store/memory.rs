@@ -46,11 +46,15 @@ impl ClientStore for MemoryStore {
 
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
         let mut s = self.state()?;
-        if s.clients.contains_key(&client.id) {
-            return Err(StoreError::Conflict(format!(
-                "client {} already exists",
-                client.id
-            )));
+        match s.clients.get(&client.id) {
+            Some(old) if old == client => return Ok(()),
+            Some(_) => {
+                return Err(StoreError::Conflict(format!(
+                    "client {} already exists",
+                    client.id
+                )));
+            }
+            None => {}
         }
         s.clients.insert(client.id.clone(), client.clone());
         Ok(())
@@ -60,6 +64,7 @@ impl ClientStore for MemoryStore {
         let mut s = self.state()?;
         match s.clients.get(&client.id) {
             None => Err(StoreError::NotFound(format!("client {}", client.id))),
+            Some(old) if old == client => Ok(()),
             Some(old) if old.version + 1 != client.version => Err(StoreError::Conflict(format!(
                 "client {} changed concurrently",
                 client.id

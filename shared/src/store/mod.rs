@@ -4,6 +4,8 @@
 //! [`memory`] (unit tests only). [`cache`] decorates a client store for the hot path.
 
 pub mod cache;
+#[cfg(feature = "aws")]
+pub mod dynamodb;
 pub mod memory;
 pub mod sqlite;
 
@@ -39,9 +41,11 @@ pub enum StoreError {
 pub trait ClientStore: Send + Sync {
     async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError>;
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
-    /// Creates a client; `Conflict` if the id is taken.
+    /// Creates a client; `Conflict` if the id holds a different record. Writing the identical
+    /// record again succeeds: that is what a retried write looks like.
     async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
-    /// Replaces a client whose stored version is `client.version - 1`; `Conflict` otherwise.
+    /// Replaces a client whose stored version is `client.version - 1`; `Conflict` otherwise,
+    /// unless the stored record already is `client` (a retried write).
     async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
 }
 

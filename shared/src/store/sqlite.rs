@@ -100,6 +100,12 @@ fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+fn stored_doc(c: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    c.query_row("SELECT doc FROM clients WHERE id = ?1", [id], |r| r.get(0))
+        .optional()
+        .map_err(unavailable)
+}
+
 fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
     serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
@@ -147,10 +153,10 @@ impl ClientStore for SqliteStore {
                     params![id, version as i64, doc],
                 )
                 .map_err(unavailable)?;
-            if n == 0 {
-                return Err(StoreError::Conflict(format!("client {id} already exists")));
+            if n == 1 || stored_doc(c, &id)?.as_deref() == Some(doc.as_str()) {
+                return Ok(());
             }
-            Ok(())
+            Err(StoreError::Conflict(format!("client {id} already exists")))
         })
         .await
     }
@@ -170,16 +176,13 @@ impl ClientStore for SqliteStore {
             if n == 1 {
                 return Ok(());
             }
-            let exists: bool = c
-                .query_row("SELECT 1 FROM clients WHERE id = ?1", [&id], |_| Ok(true))
-                .optional()
-                .map_err(unavailable)?
-                .unwrap_or(false);
-            Err(if exists {
-                StoreError::Conflict(format!("client {id} changed concurrently"))
-            } else {
-                StoreError::NotFound(format!("client {id}"))
-            })
+            match stored_doc(c, &id)? {
+                Some(stored) if stored == doc => Ok(()),
+                Some(_) => Err(StoreError::Conflict(format!(
+                    "client {id} changed concurrently"
+                ))),
+                None => Err(StoreError::NotFound(format!("client {id}"))),
+            }
         })
         .await
     }
