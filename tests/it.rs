@@ -11,6 +11,7 @@ mod it {
     mod dynamodb;
     mod faults;
     mod introspect;
+    mod kms;
     mod metadata;
     mod revoke;
     mod token;

@@ -5,7 +5,7 @@
 //! | `TOKENMINT_ISSUER` | issuer URL (`iss`, metadata) | required (`serve` derives it from `--addr`) |
 //! | `TOKENMINT_DATA` | directory of the embedded store | `.tokenmint` |
 //! | `TOKENMINT_STORE` | `sqlite:PATH` or `dynamodb:TABLE` | `sqlite:$TOKENMINT_DATA/tokenmint.db` |
-//! | `TOKENMINT_SIGNER` | `local` | `local` |
+//! | `TOKENMINT_SIGNER` | `local` or `kms:KEY_ID_OR_ARN` | `local` |
 //! | `TOKENMINT_SIGNING_ALG` | `ES256`, `RS256` or `PS256`, for generated keys | `ES256` |
 //! | `TOKENMINT_DEFAULT_TTL` | access-token lifetime when a client sets none | `1h` |
 //! | `TOKENMINT_MAX_TTL` | cap on every access-token lifetime (at most 30 days) | `24h` |
@@ -43,6 +43,8 @@ pub enum StoreConfig {
 pub enum SignerConfig {
     /// A software key generated on first start and kept in the store.
     Local,
+    /// An asymmetric KMS key (id, ARN or alias): every token is signed by KMS `Sign`.
+    Kms(String),
 }
 
 /// A validated issuer identifier (RFC 8414 §2): https (or http on a loopback host), no query,
@@ -139,11 +141,14 @@ impl Config {
         };
         let signer = match get("TOKENMINT_SIGNER").as_deref() {
             None | Some("local") => SignerConfig::Local,
-            Some(other) => {
-                return Err(ConfigError(format!(
-                    "TOKENMINT_SIGNER {other:?} is not understood; use local"
-                )));
-            }
+            Some(s) => match s.split_once(':') {
+                Some(("kms", key)) if !key.is_empty() => SignerConfig::Kms(key.to_owned()),
+                _ => {
+                    return Err(ConfigError(format!(
+                        "TOKENMINT_SIGNER {s:?} is not understood; use local or kms:KEY_ID_OR_ARN"
+                    )));
+                }
+            },
         };
         let signing_alg = match get("TOKENMINT_SIGNING_ALG") {
             None => Algorithm::default(),
@@ -270,6 +275,9 @@ mod tests {
         assert!(err(&[base, ("TOKENMINT_MAX_TTL", "31d")]).contains("at most 30d"));
         assert!(err(&[base, ("TOKENMINT_STORE", "postgres:x")]).contains("TOKENMINT_STORE"));
         assert!(err(&[base, ("TOKENMINT_STORE", "dynamodb:a b")]).contains("TOKENMINT_STORE"));
+        assert!(err(&[base, ("TOKENMINT_SIGNER", "kms:")]).contains("TOKENMINT_SIGNER"));
+        let kms = from(&[base, ("TOKENMINT_SIGNER", "kms:alias/tokenmint")]).unwrap();
+        assert_eq!(kms.signer, SignerConfig::Kms("alias/tokenmint".into()));
         assert!(err(&[base, ("TOKENMINT_STORE", "dynamodb:tokenmint-prod")]).contains("plaintext"));
         let c = from(&[
             base,

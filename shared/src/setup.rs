@@ -64,9 +64,17 @@ pub async fn aws() -> aws_config::SdkConfig {
 }
 
 /// The signer factory named by the configuration.
-pub fn signer_factory(config: &Config) -> Arc<dyn SignerFactory> {
+pub async fn signer_factory(config: &Config) -> Result<Arc<dyn SignerFactory>, SetupError> {
     match config.signer {
-        SignerConfig::Local => Arc::new(LocalSignerFactory),
+        SignerConfig::Local => Ok(Arc::new(LocalSignerFactory)),
+        #[cfg(feature = "aws")]
+        SignerConfig::Kms(_) => Ok(Arc::new(crate::signer::kms::KmsSignerFactory {
+            client: aws_sdk_kms::Client::new(&aws().await),
+        })),
+        #[cfg(not(feature = "aws"))]
+        SignerConfig::Kms(_) => Err(SetupError::Signer(SignError::Failed(
+            "this build has no AWS support (the `aws` feature is off)".into(),
+        ))),
     }
 }
 
@@ -81,14 +89,29 @@ pub async fn ensure_signing_key(
     if keys.iter().any(|k| k.status == KeyStatus::Active) {
         return Ok(());
     }
-    match config.signer {
+    let record = match &config.signer {
         SignerConfig::Local => {
             let (key, pkcs8) = LocalKey::generate(config.signing_alg)?;
-            let record = key.record(&pkcs8, KeyStatus::Active, clock.now());
-            let active = stores.keys.init_active_key(&record).await?;
-            crate::audit!("signing_key_created", kid = %active.kid, alg = %active.alg);
+            key.record(&pkcs8, KeyStatus::Active, clock.now())
         }
-    }
+        #[cfg(feature = "aws")]
+        SignerConfig::Kms(key_id) => {
+            // Seeds an empty registry with the configured key; its public half is fetched
+            // once here and stored, so signing processes never call GetPublicKey.
+            let client = aws_sdk_kms::Client::new(&aws().await);
+            crate::signer::kms::KmsSigner::connect(client, key_id, config.signing_alg)
+                .await?
+                .record(KeyStatus::Active, clock.now())
+        }
+        #[cfg(not(feature = "aws"))]
+        SignerConfig::Kms(_) => {
+            return Err(SetupError::Signer(SignError::Failed(
+                "this build has no AWS support (the `aws` feature is off)".into(),
+            )));
+        }
+    };
+    let active = stores.keys.init_active_key(&record).await?;
+    crate::audit!("signing_key_registered", kid = %active.kid, alg = %active.alg);
     Ok(())
 }
 
@@ -101,7 +124,7 @@ pub async fn build_app(
     ensure_signing_key(&config, stores, clock.as_ref()).await?;
     let keys = KeyRing::load(
         Arc::clone(&stores.keys),
-        signer_factory(&config),
+        signer_factory(&config).await?,
         Arc::clone(&clock),
         config.key_cache_ttl,
     )

@@ -8,11 +8,13 @@
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{KeySpec, MessageType, SigningAlgorithmSpec};
+use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 
-use super::{Algorithm, SignError, Signer};
+use super::{Algorithm, SignError, Signer, SignerFactory};
+use crate::clock::UnixTime;
 use crate::jwt::PublicJwk;
 use crate::jwt::der::ecdsa_der_to_jose;
+use crate::store::{KeyMaterial, KeyRecord, KeyStatus};
 
 /// The most bytes KMS signs with `MessageType=RAW`.
 pub const KMS_RAW_MESSAGE_LIMIT: usize = 4096;
@@ -54,34 +56,30 @@ impl KmsSigner {
             .public_key()
             .map(|b| b.as_ref().to_vec())
             .ok_or_else(|| SignError::Failed(format!("KMS key {key_id} has no public key")))?;
-        let (alg, jwk) = match out.key_spec() {
-            Some(KeySpec::EccNistP256) => {
-                let point = der
-                    .strip_prefix(&P256_SPKI_PREFIX[..])
-                    .filter(|p| p.len() == 65 && p[0] == 4)
-                    .ok_or_else(|| SignError::Failed("unexpected P-256 public key".into()))?;
-                let jwk = PublicJwk::ec_p256(&point[1..33], &point[33..], Algorithm::ES256);
-                (Algorithm::ES256, jwk)
+        // The key type is read from the public key itself (RFC 5480 / RFC 8017 encodings),
+        // not from the response's KeySpec member, which not every KMS endpoint fills in.
+        let (alg, jwk) = if let Some(point) = der.strip_prefix(&P256_SPKI_PREFIX[..]) {
+            if point.len() != 65 || point[0] != 4 {
+                return Err(SignError::Failed("unexpected P-256 public key".into()));
             }
-            Some(KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096) => {
-                let alg = match rsa_alg {
-                    Algorithm::PS256 => Algorithm::PS256,
-                    _ => Algorithm::RS256,
-                };
-                let key = aws_lc_rs::rsa::PublicKey::from_der(&der)
-                    .map_err(|e| SignError::Failed(format!("unexpected RSA public key: {e}")))?;
-                let jwk = PublicJwk::rsa(
-                    key.modulus().big_endian_without_leading_zero(),
-                    key.exponent().big_endian_without_leading_zero(),
-                    alg,
-                );
-                (alg, jwk)
-            }
-            other => {
-                return Err(SignError::Failed(format!(
-                    "KMS key {key_id} has key spec {other:?}; use ECC_NIST_P256 or RSA_2048"
-                )));
-            }
+            let jwk = PublicJwk::ec_p256(&point[1..33], &point[33..], Algorithm::ES256);
+            (Algorithm::ES256, jwk)
+        } else if let Ok(key) = aws_lc_rs::rsa::PublicKey::from_der(&der) {
+            let alg = match rsa_alg {
+                Algorithm::PS256 => Algorithm::PS256,
+                _ => Algorithm::RS256,
+            };
+            let jwk = PublicJwk::rsa(
+                key.modulus().big_endian_without_leading_zero(),
+                key.exponent().big_endian_without_leading_zero(),
+                alg,
+            );
+            (alg, jwk)
+        } else {
+            return Err(SignError::Failed(format!(
+                "KMS key {key_id} is neither ECC_NIST_P256 nor RSA ({:?})",
+                out.key_spec()
+            )));
         };
         Ok(Self {
             client,
@@ -89,6 +87,31 @@ impl KmsSigner {
             alg,
             jwk,
         })
+    }
+
+    /// A signer for a key whose public half was stored when it was registered: no KMS call.
+    pub fn from_record(client: Client, key_id: &str, alg: Algorithm, jwk: PublicJwk) -> Self {
+        Self {
+            client,
+            key_id: key_id.to_owned(),
+            alg,
+            jwk,
+        }
+    }
+
+    /// The key record that registers this key, with `status`.
+    pub fn record(&self, status: KeyStatus, now: UnixTime) -> KeyRecord {
+        KeyRecord {
+            kid: self.jwk.kid.clone(),
+            alg: self.alg,
+            status,
+            public_jwk: self.jwk.clone(),
+            material: KeyMaterial::Kms {
+                key_id: self.key_id.clone(),
+            },
+            created_at: now,
+            activated_at: (status == KeyStatus::Active).then_some(now),
+        }
     }
 
     pub fn public_jwk(&self) -> &PublicJwk {
@@ -147,6 +170,25 @@ impl Signer for KmsSigner {
                 SignError::Failed("KMS returned a malformed ECDSA signature".into())
             }),
             Algorithm::RS256 | Algorithm::PS256 => Ok(sig),
+        }
+    }
+}
+
+/// Builds signers for stored keys: KMS keys through `client`, local keys in process.
+pub struct KmsSignerFactory {
+    pub client: Client,
+}
+
+impl SignerFactory for KmsSignerFactory {
+    fn signer(&self, record: &KeyRecord) -> Result<std::sync::Arc<dyn Signer>, SignError> {
+        match &record.material {
+            KeyMaterial::Kms { key_id } => Ok(std::sync::Arc::new(KmsSigner::from_record(
+                self.client.clone(),
+                key_id,
+                record.alg,
+                record.public_jwk.clone(),
+            ))),
+            KeyMaterial::Local { .. } => super::local::LocalSignerFactory.signer(record),
         }
     }
 }

@@ -148,7 +148,12 @@ pub struct LocalSignerFactory;
 
 impl SignerFactory for LocalSignerFactory {
     fn signer(&self, record: &KeyRecord) -> Result<Arc<dyn Signer>, SignError> {
-        let KeyMaterial::Local { pkcs8 } = &record.material;
+        let KeyMaterial::Local { pkcs8 } = &record.material else {
+            return Err(SignError::Failed(format!(
+                "key {} is not a local key; configure the signer it needs",
+                record.kid
+            )));
+        };
         let der = URL_SAFE_NO_PAD
             .decode(pkcs8)
             .map_err(|e| SignError::Failed(format!("key {}: {e}", record.kid)))?;

@@ -75,12 +75,15 @@ impl KeyStatus {
 pub enum KeyMaterial {
     /// A software key, PKCS#8 DER in base64url. Only for the embedded store.
     Local { pkcs8: String },
+    /// An asymmetric AWS KMS key; the private half never leaves KMS.
+    Kms { key_id: String },
 }
 
 impl std::fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Local { .. } => f.write_str("Local { pkcs8: <redacted> }"),
+            Self::Kms { key_id } => f.debug_struct("Kms").field("key_id", key_id).finish(),
         }
     }
 }
