@@ -12,7 +12,9 @@ mod it {
     mod faults;
     mod introspect;
     mod kms;
+    mod lambda;
     mod metadata;
     mod revoke;
+    mod runtime_api;
     mod token;
 }

@@ -2,7 +2,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `TOKENMINT_ISSUER` | issuer URL (`iss`, metadata) | required (`serve` derives it from `--addr`) |
+//! | `TOKENMINT_ISSUER` | issuer URL (`iss`, metadata) | on Lambda, `https://` + API Gateway's domain; `serve` derives it from `--addr` |
 //! | `TOKENMINT_DATA` | directory of the embedded store | `.tokenmint` |
 //! | `TOKENMINT_STORE` | `sqlite:PATH` or `dynamodb:TABLE` | `sqlite:$TOKENMINT_DATA/tokenmint.db` |
 //! | `TOKENMINT_SIGNER` | `local` or `kms:KEY_ID_OR_ARN` | `local` |
@@ -96,7 +96,8 @@ impl Issuer {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub issuer: Issuer,
+    /// The issuer, or `None` on Lambda when each request's API Gateway domain names it.
+    pub issuer: Option<Issuer>,
     pub store: StoreConfig,
     pub signer: SignerConfig,
     pub signing_alg: Algorithm,
@@ -122,8 +123,8 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let issuer = get("TOKENMINT_ISSUER")
-            .ok_or_else(|| ConfigError("TOKENMINT_ISSUER is not set; set it to the issuer URL, e.g. https://auth.example.com".into()))
-            .and_then(|s| Issuer::parse(&s))?;
+            .map(|s| Issuer::parse(&s))
+            .transpose()?;
         let data = PathBuf::from(get("TOKENMINT_DATA").unwrap_or_else(|| ".tokenmint".into()));
         let store = match get("TOKENMINT_STORE") {
             None => StoreConfig::Sqlite(data.join("tokenmint.db")),
@@ -252,7 +253,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = from(&[("TOKENMINT_ISSUER", "https://auth.example.com")]).unwrap();
-        assert_eq!(c.issuer.as_str(), "https://auth.example.com");
+        assert_eq!(c.issuer.unwrap().as_str(), "https://auth.example.com");
         assert_eq!(
             c.store,
             StoreConfig::Sqlite(".tokenmint/tokenmint.db".into())
@@ -265,7 +266,8 @@ mod tests {
     #[test]
     fn clear_errors() {
         let err = |pairs: &[(&str, &str)]| from(pairs).unwrap_err().0;
-        assert!(err(&[]).contains("TOKENMINT_ISSUER is not set"));
+        // No issuer is fine: on Lambda each request's API Gateway domain names it.
+        assert_eq!(from(&[]).unwrap().issuer, None);
         assert!(err(&[("TOKENMINT_ISSUER", "http://auth.example.com")]).contains("https"));
         assert!(err(&[("TOKENMINT_ISSUER", "https://a.example?x=1")]).contains("query"));
         let base = ("TOKENMINT_ISSUER", "https://a.example");

@@ -1,14 +1,15 @@
 //! `http::Request` in, `http::Response` out: the one code path that the Lambda functions and
 //! the local server both call.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 
 use crate::audit;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Issuer};
 use crate::keys::KeyRing;
 use crate::oauth::grants::Policy;
 use crate::oauth::metadata::{self, *};
@@ -23,55 +24,38 @@ pub struct App {
     pub clients: ClientCache,
     pub keys: KeyRing,
     pub revocations: Arc<dyn RevocationStore>,
+    /// The site of the configured issuer, or `None` when each request names it (Lambda behind
+    /// API Gateway with an empty `TOKENMINT_ISSUER`).
+    fixed: Option<Arc<Site>>,
+    /// Sites of request-named issuers, built once each.
+    derived: Mutex<HashMap<String, Arc<Site>>>,
+}
+
+/// Everything that follows from one issuer identifier: the metadata document, where the
+/// endpoints live, and the policy tokens are minted under.
+pub struct Site {
+    pub issuer: Issuer,
+    pub policy: Policy,
     metadata: Bytes,
     issuer_path: String,
     /// RFC 8414 §3: `/.well-known/oauth-authorization-server` followed by the issuer's path.
     inserted_metadata_path: String,
-    policy: Policy,
 }
 
-/// Which endpoint a request is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Token,
-    Introspect,
-    Revoke,
-    Jwks,
-    Metadata,
-}
-
-impl App {
-    pub fn new(
-        config: Arc<Config>,
-        clock: Arc<dyn Clock>,
-        clients: ClientCache,
-        keys: KeyRing,
-        revocations: Arc<dyn RevocationStore>,
-    ) -> Self {
-        let metadata = Bytes::from(metadata::document(&config.issuer));
-        let issuer_path = config.issuer.path();
-        let inserted_metadata_path = format!("{OAUTH_METADATA_PATH}{issuer_path}");
-        let policy = Policy {
-            issuer: config.issuer.as_str().to_owned(),
-            default_ttl: config.default_ttl,
-            max_ttl: config.max_ttl,
-        };
+impl Site {
+    pub fn new(issuer: Issuer, config: &Config) -> Self {
+        let issuer_path = issuer.path();
         Self {
-            config,
-            clock,
-            clients,
-            keys,
-            revocations,
-            metadata,
+            metadata: Bytes::from(metadata::document(&issuer)),
+            inserted_metadata_path: format!("{OAUTH_METADATA_PATH}{issuer_path}"),
             issuer_path,
-            inserted_metadata_path,
-            policy,
+            policy: Policy {
+                issuer: issuer.as_str().to_owned(),
+                default_ttl: config.default_ttl,
+                max_ttl: config.max_ttl,
+            },
+            issuer,
         }
-    }
-
-    /// The limits every grant applies.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
     }
 
     /// Routes by path. Endpoints live under the issuer's path; RFC 8414 §3 metadata also at
@@ -88,20 +72,90 @@ impl App {
             _ => None,
         }
     }
+}
+
+/// The issuer a request names, set by an adapter that knows it from a trusted source (API
+/// Gateway's `requestContext.domainName`, never a client's `Host` header).
+#[derive(Debug, Clone)]
+pub struct RequestIssuer(pub Issuer);
+
+/// Which endpoint a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Introspect,
+    Revoke,
+    Jwks,
+    Metadata,
+}
+
+/// Most request-named issuers remembered; one deployment sees one or two.
+const MAX_DERIVED_SITES: usize = 16;
+
+impl App {
+    pub fn new(
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        clients: ClientCache,
+        keys: KeyRing,
+        revocations: Arc<dyn RevocationStore>,
+    ) -> Self {
+        let fixed = config
+            .issuer
+            .clone()
+            .map(|i| Arc::new(Site::new(i, &config)));
+        Self {
+            config,
+            clock,
+            clients,
+            keys,
+            revocations,
+            fixed,
+            derived: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The site for a request: the configured issuer, else the one the adapter attached.
+    pub fn site(&self, req: &Request<Bytes>) -> Option<Arc<Site>> {
+        if let Some(site) = &self.fixed {
+            return Some(Arc::clone(site));
+        }
+        let RequestIssuer(issuer) = req.extensions().get::<RequestIssuer>()?;
+        let mut derived = self.derived.lock().ok()?;
+        if derived.len() >= MAX_DERIVED_SITES && !derived.contains_key(issuer.as_str()) {
+            derived.clear();
+        }
+        let site = derived
+            .entry(issuer.as_str().to_owned())
+            .or_insert_with(|| Arc::new(Site::new(issuer.clone(), &self.config)));
+        Some(Arc::clone(site))
+    }
+
+    /// Which endpoint a request is for, if any.
+    pub fn route(&self, req: &Request<Bytes>) -> Option<Endpoint> {
+        self.site(req)?.route(req.uri().path())
+    }
 
     /// Answers one request. Never panics on input and never answers 500 for bad input.
     pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        let Some(endpoint) = self.route(req.uri().path()) else {
+        let Some(site) = self.site(&req) else {
+            let e = OAuthError::server_error(
+                "no issuer: TOKENMINT_ISSUER is empty and the request carries none",
+            );
+            log_error(Endpoint::Metadata, &e);
+            return e.to_response();
+        };
+        let Some(endpoint) = site.route(req.uri().path()) else {
             return self.not_found();
         };
         let result = match endpoint {
-            Endpoint::Token => token::handle(self, &req).await,
-            Endpoint::Introspect => introspection::handle(self, &req).await,
-            Endpoint::Revoke => revocation::handle(self, &req).await,
+            Endpoint::Token => token::handle(self, &site, &req).await,
+            Endpoint::Introspect => introspection::handle(self, &site, &req).await,
+            Endpoint::Revoke => revocation::handle(self, &site, &req).await,
             Endpoint::Jwks => self.jwks(&req).await,
             Endpoint::Metadata => get_only(&req).map(|()| {
                 response::public_json(
-                    self.metadata.clone(),
+                    site.metadata.clone(),
                     self.config.jwks_max_age,
                     "application/json",
                 )

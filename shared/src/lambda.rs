@@ -4,7 +4,8 @@
 use bytes::Bytes;
 use lambda_http::{Body, Request, Response};
 
-use crate::http::{App, Endpoint};
+use crate::config::Issuer;
+use crate::http::{App, Endpoint, RequestIssuer};
 
 /// Answers one invocation. Requests for endpoints this function does not serve get 404.
 pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Body> {
@@ -17,8 +18,11 @@ pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Bo
         Body::Binary(b) => Bytes::from(b),
         _ => Bytes::new(),
     };
-    let req = http::Request::from_parts(parts, bytes);
-    let resp = match app.route(req.uri().path()) {
+    let mut req = http::Request::from_parts(parts, bytes);
+    if let Some(issuer) = domain_issuer(&req) {
+        req.extensions_mut().insert(RequestIssuer(issuer));
+    }
+    let resp = match app.route(&req) {
         Some(e) if serves.contains(&e) => app.handle(req).await,
         _ => app.not_found(),
     };
@@ -44,4 +48,16 @@ pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> 
         async move { Ok::<_, std::convert::Infallible>(handle(&app, serves, req).await) }
     }))
     .await
+}
+
+/// `https://{requestContext.domainName}`: API Gateway sets it, so it names the deployment
+/// whatever `Host` header a client sends. Used when `TOKENMINT_ISSUER` is empty.
+fn domain_issuer(req: &http::Request<Bytes>) -> Option<Issuer> {
+    use lambda_http::request::RequestContext;
+    match req.extensions().get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(ctx) => {
+            Issuer::parse(&format!("https://{}", ctx.domain_name.as_deref()?)).ok()
+        }
+        _ => None,
+    }
 }

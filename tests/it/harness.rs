@@ -195,7 +195,7 @@ impl Server {
         let key = DecodingKey::from_jwk(jwk).unwrap();
         let mut v = Validation::new(header.alg);
         v.set_audience(&[aud]);
-        v.set_issuer(&[self.config.issuer.as_str()]);
+        v.set_issuer(&[self.config.issuer.as_ref().unwrap().as_str()]);
         v.set_required_spec_claims(&["exp", "iat", "nbf", "iss", "aud", "sub"]);
         jsonwebtoken::decode::<Value>(token, &key, &v)
             .unwrap()

@@ -180,7 +180,7 @@ async fn serve(
     }
     eprintln!(
         "tokenmint listening on http://{local} (issuer {})",
-        config.issuer.as_str()
+        config.issuer.as_ref().map_or("", |i| i.as_str())
     );
     tokenmint_cli::server::serve(listener, Arc::new(app), shutdown_signal())
         .await

@@ -8,7 +8,7 @@ use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
 use crate::audit;
 use crate::domain::{AccessTokenClaims, Audience};
-use crate::http::App;
+use crate::http::{App, Site};
 use crate::jwt::verify::{self, Expectations};
 use crate::keys::KeyError;
 
@@ -28,7 +28,11 @@ struct Active<'a> {
     token_type: &'static str,
 }
 
-pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, OAuthError> {
+pub async fn handle(
+    app: &App,
+    site: &Site,
+    req: &Request<Bytes>,
+) -> Result<Response<Bytes>, OAuthError> {
     let request = FormRequest::read(req)?;
     let now = app.clock.now();
     let creds = client_auth::credentials(&request.form, request.authorization.as_deref())?;
@@ -43,7 +47,7 @@ pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, 
         .form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let claims = validate(app, token, Check::Active)
+    let claims = validate(app, site, token, Check::Active)
         .await?
         .filter(|c| Audience::new(&c.aud).is_ok_and(|a| caller.audiences.contains(&a)));
     audit!(
@@ -86,6 +90,7 @@ pub enum Check {
 /// is logged at debug level only), `Err` only when a dependency failed and no answer is safe.
 pub async fn validate(
     app: &App,
+    site: &Site,
     token: &str,
     check: Check,
 ) -> Result<Option<AccessTokenClaims>, OAuthError> {
@@ -100,7 +105,7 @@ pub async fn validate(
         Err(e) => return Err(OAuthError::unavailable(e)),
     };
     let want = Expectations {
-        issuer: app.config.issuer.as_str(),
+        issuer: site.issuer.as_str(),
         now: app.clock.now(),
         leeway: app.config.leeway,
         check_times: check == Check::Active,

@@ -7,9 +7,13 @@ use super::introspection::{Check, validate};
 use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
 use crate::audit;
-use crate::http::App;
+use crate::http::{App, Site};
 
-pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, OAuthError> {
+pub async fn handle(
+    app: &App,
+    site: &Site,
+    req: &Request<Bytes>,
+) -> Result<Response<Bytes>, OAuthError> {
     let request = FormRequest::read(req)?;
     let now = app.clock.now();
     let creds = client_auth::credentials(&request.form, request.authorization.as_deref())?;
@@ -21,7 +25,7 @@ pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, 
     // `token_type_hint` is only a hint (RFC 7009 §2.1); every token we issue is a JWT, so the
     // search is the same whatever it says.
     let ok = || Ok(response::empty(StatusCode::OK));
-    let Some(claims) = validate(app, token, Check::Genuine).await? else {
+    let Some(claims) = validate(app, site, token, Check::Genuine).await? else {
         // Invalid, unknown or foreign tokens: 200, nothing to do (RFC 7009 §2.2).
         return ok();
     };

@@ -12,7 +12,7 @@ use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
 use crate::audit;
 use crate::domain::{AccessTokenClaims, GrantType};
-use crate::http::App;
+use crate::http::{App, Site};
 use crate::jwt::mint::{self, MintError};
 use crate::keys::KeyError;
 
@@ -29,7 +29,11 @@ struct TokenResponse<'a> {
     scope: &'a str,
 }
 
-pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, OAuthError> {
+pub async fn handle(
+    app: &App,
+    site: &Site,
+    req: &Request<Bytes>,
+) -> Result<Response<Bytes>, OAuthError> {
     let request = FormRequest::read(req)?;
     let form = &request.form;
     let grant_name = form
@@ -45,7 +49,7 @@ pub async fn handle(app: &App, req: &Request<Bytes>) -> Result<Response<Bytes>, 
             format!("this client may not use the {} grant", grant.as_str()),
         ));
     }
-    let policy = app.policy();
+    let policy = &site.policy;
     let jti = new_jti()?;
     let claims = match grant {
         GrantType::ClientCredentials => {

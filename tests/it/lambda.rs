@@ -1,0 +1,196 @@
+//! The function binaries, run as processes against a Runtime API peer, fed API Gateway HTTP
+//! API (payload 2.0) events, over DynamoDB and KMS on the emulator.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use serde_json::Value;
+use tokenmint::admin::{self, NewClient};
+use tokenmint::{Clock, Config, SystemClock};
+
+use super::dynamodb::fresh_table;
+use super::harness::{API, basic_header};
+use super::kms::new_key;
+use super::runtime_api::{Function, Outcome};
+
+/// The API Gateway domain in the fixtures; with an empty TOKENMINT_ISSUER it names the issuer.
+const DOMAIN: &str = "abc123xyz0.execute-api.eu-west-1.amazonaws.com";
+
+fn fixture(name: &str, pairs: &[(&str, &str)]) -> Value {
+    let path = format!("{}/fixtures/apigw-v2/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(path).unwrap();
+    for (k, v) in pairs {
+        text = text.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+fn post(path: &str, authorization: &str, body: &str) -> Value {
+    fixture(
+        "post-form.json",
+        &[
+            ("PATH", path),
+            ("AUTHORIZATION", authorization),
+            ("CONTENT_LENGTH", &body.len().to_string()),
+            ("BODY_BASE64", &STANDARD.encode(body)),
+        ],
+    )
+}
+
+fn get(path: &str) -> Value {
+    fixture("get.json", &[("PATH", path)])
+}
+
+/// An API Gateway v2 response: status, headers and the decoded body.
+struct Answer {
+    status: u64,
+    headers: Value,
+    body: Value,
+}
+
+fn answer(outcome: Outcome) -> Answer {
+    let Outcome::Response(r) = outcome else {
+        panic!("the function failed: {outcome:?}");
+    };
+    let raw = r["body"].as_str().unwrap_or_default();
+    let text = if r["isBase64Encoded"] == true {
+        String::from_utf8(STANDARD.decode(raw).unwrap()).unwrap()
+    } else {
+        raw.to_owned()
+    };
+    Answer {
+        status: r["statusCode"].as_u64().unwrap(),
+        headers: r["headers"].clone(),
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_functions_issue_publish_and_introspect_over_dynamodb_and_kms() {
+    let table = fresh_table().await;
+    let key_id = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    let config = Config::from_lookup(|_| None).unwrap();
+    let (client, secret) = admin::create_client(
+        &table,
+        &config,
+        NewClient {
+            id: "gateway".into(),
+            scopes: "read write".into(),
+            audiences: vec![API.into()],
+            introspect: true,
+            ..Default::default()
+        },
+        SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    let auth = basic_header(client.id.as_str(), secret.expose());
+    let store = format!("dynamodb:{}", table.table());
+    let signer = format!("kms:{key_id}");
+    // What the template sets, and nothing else: TOKENMINT_ISSUER empty.
+    let env = [
+        ("TOKENMINT_STORE", store.as_str()),
+        ("TOKENMINT_SIGNER", signer.as_str()),
+        ("TOKENMINT_ISSUER", ""),
+    ];
+
+    let mut token_fn = Function::start("token", &env).await;
+    let a = answer(
+        token_fn
+            .invoke(post(
+                "/oauth2/token",
+                &auth,
+                "grant_type=client_credentials&scope=read",
+            ))
+            .await,
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.headers["cache-control"], "no-store");
+    let token = a.body["access_token"].as_str().unwrap().to_owned();
+
+    // The token function answers only its own route.
+    let a = answer(token_fn.invoke(get("/.well-known/jwks.json")).await);
+    assert_eq!(a.status, 404);
+    // A comma-joined Authorization header (API Gateway's way of joining repeats) is refused.
+    let joined = format!("{auth}, {auth}");
+    let a = answer(
+        token_fn
+            .invoke(post(
+                "/oauth2/token",
+                &joined,
+                "grant_type=client_credentials",
+            ))
+            .await,
+    );
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+
+    let mut jwks_fn = Function::start("jwks", &env).await;
+    let a = answer(jwks_fn.invoke(get("/.well-known/jwks.json")).await);
+    assert_eq!(a.status, 200);
+    let set: JwkSet = serde_json::from_value(a.body).unwrap();
+    let a = answer(
+        jwks_fn
+            .invoke(get("/.well-known/openid-configuration"))
+            .await,
+    );
+    let issuer = format!("https://{DOMAIN}");
+    assert_eq!(a.body["issuer"], issuer.as_str());
+    assert_eq!(
+        a.body["jwks_uri"],
+        format!("{issuer}/.well-known/jwks.json")
+    );
+
+    // An independent library verifies the token against the published keys.
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    let jwk = set.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut v = Validation::new(header.alg);
+    v.set_audience(&[API]);
+    v.set_issuer(&[issuer.as_str()]);
+    let claims = jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], "gateway");
+
+    let mut introspect_fn = Function::start("introspect", &env).await;
+    let body = format!("token={token}");
+    let a = answer(
+        introspect_fn
+            .invoke(post("/oauth2/introspect", &auth, &body))
+            .await,
+    );
+    assert_eq!(a.body["active"], true, "{:?}", a.body);
+    let a = answer(
+        introspect_fn
+            .invoke(post("/oauth2/revoke", &auth, &body))
+            .await,
+    );
+    assert_eq!(a.status, 200);
+    let a = answer(
+        introspect_fn
+            .invoke(post("/oauth2/introspect", &auth, &body))
+            .await,
+    );
+    assert_eq!(a.body, serde_json::json!({"active": false}));
+}
+
+#[tokio::test]
+async fn the_hook_function_answers_its_json_events() {
+    let mut hook = Function::start("cc-hook", &[]).await;
+    let event = fixture("cc-hook.json", &[]);
+    match hook.invoke(event).await {
+        Outcome::Response(r) => assert_eq!(r, serde_json::json!({"claims": {}})),
+        other => panic!("{other:?}"),
+    }
+    let mut bad = fixture("cc-hook.json", &[]);
+    bad["version"] = 99.into();
+    match hook.invoke(bad).await {
+        Outcome::Error(e) => {
+            assert!(e.contains("HookError") && e.contains("version 99"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
