@@ -56,6 +56,18 @@ enum Command {
     /// Inspect tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Set up the store.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Create the DynamoDB table named by TOKENMINT_STORE=dynamodb:TABLE, with exactly the
+    /// schema template.yaml declares (for moto, DynamoDB Local, or deployments without SAM).
+    Init,
+    /// Print the DynamoDB table definition as CloudFormation properties (JSON).
+    Schema,
 }
 
 #[derive(Subcommand)]
@@ -128,6 +140,27 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::Token(TokenCommand::Decode { token, jwks }) => {
             decode(&token, jwks.as_deref()).await
+        }
+        Command::Store(StoreCommand::Schema) => {
+            print_json(&tokenmint::store::dynamodb::schema::cloudformation())
+        }
+        Command::Store(StoreCommand::Init) => {
+            let _log = telemetry::init(Sink::Stderr);
+            let config = config(&args.data, None)?;
+            let tokenmint::config::StoreConfig::DynamoDb(table) = &config.store else {
+                return Err(
+                    "store init creates a DynamoDB table: set TOKENMINT_STORE=dynamodb:TABLE \
+                     (the SQLite store creates itself)"
+                        .into(),
+                );
+            };
+            tokenmint::store::dynamodb::DynamoStore::from_env(table.as_str())
+                .await
+                .create_table()
+                .await
+                .map_err(|e| format!("cannot create table {table}: {e}"))?;
+            eprintln!("created DynamoDB table {table}");
+            Ok(())
         }
     }
 }

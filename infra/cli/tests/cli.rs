@@ -266,3 +266,46 @@ fn serve_on_a_public_address_needs_an_https_issuer() {
     assert_one_sentence_error(&o, "--issuer");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn store_init_creates_the_dynamodb_table() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .expect("AWS_ENDPOINT_URL is not set: run infra/test, which starts moto server");
+    assert!(endpoint.starts_with("http://127.0.0.1:"));
+    let d = data_dir("store-init");
+    let table = format!("tm-cli-{}", std::process::id());
+    let with_table = |args: &[&str]| {
+        Command::new(bin())
+            .arg("--data")
+            .arg(&d)
+            .args(args)
+            .env("TOKENMINT_STORE", format!("dynamodb:{table}"))
+            .env("TOKENMINT_SIGNER", "kms:alias/unused-by-client-commands")
+            .output()
+            .unwrap()
+    };
+    let o = with_table(&["store", "init"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The table works: a client goes in and comes back out.
+    let created = json(&with_table(&[
+        "client",
+        "create",
+        "--id",
+        "ddb",
+        "--scope",
+        "read",
+        "--audience",
+        "api",
+        "--json",
+    ]));
+    assert_eq!(created["client_id"], "ddb");
+    assert_eq!(
+        json(&with_table(&["client", "show", "ddb"]))["client_id"],
+        "ddb"
+    );
+    // Creating it twice is a clear error.
+    assert_one_sentence_error(&with_table(&["store", "init"]), "cannot create table");
+    // The SQLite store needs no init.
+    assert_one_sentence_error(&run(&d, &["store", "init"]), "dynamodb:TABLE");
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -36,6 +36,24 @@ pub mod schema {
     pub const GSI1_PK: &str = "gsi1pk";
     pub const GSI1_SK: &str = "gsi1sk";
     pub const TTL: &str = "ttl";
+
+    /// The table's definition in CloudFormation's `AWS::DynamoDB::Table` terms: what
+    /// [`super::DynamoStore::create_table`] creates and what `template.yaml` must declare.
+    pub fn cloudformation() -> serde_json::Value {
+        let attr = |n: &str| serde_json::json!({"AttributeName": n, "AttributeType": "S"});
+        let key = |n: &str, t: &str| serde_json::json!({"AttributeName": n, "KeyType": t});
+        serde_json::json!({
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [attr(PK), attr(SK), attr(GSI1_PK), attr(GSI1_SK)],
+            "KeySchema": [key(PK, "HASH"), key(SK, "RANGE")],
+            "GlobalSecondaryIndexes": [{
+                "IndexName": GSI1,
+                "KeySchema": [key(GSI1_PK, "HASH"), key(GSI1_SK, "RANGE")],
+                "Projection": {"ProjectionType": "ALL"},
+            }],
+            "TimeToLiveSpecification": {"AttributeName": TTL, "Enabled": true},
+        })
+    }
 }
 
 use schema::*;
