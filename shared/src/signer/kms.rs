@@ -111,6 +111,8 @@ impl KmsSigner {
             },
             created_at: now,
             activated_at: (status == KeyStatus::Active).then_some(now),
+            published_at: Some(now),
+            retire_after: None,
         }
     }
 

@@ -122,6 +122,8 @@ impl LocalKey {
             },
             created_at: now,
             activated_at: (status == KeyStatus::Active).then_some(now),
+            published_at: Some(now),
+            retire_after: None,
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::{KeyMaterial, KeyRecord, KeyStatus, StoreError, Stores};
+use super::{KeyChange, KeyMaterial, KeyRecord, KeyStatus, StoreError, Stores};
 use crate::domain::{Audience, Client, ClientId, ClientSecret, GrantType, ScopeSet, SecretEntry};
 use crate::jwt::PublicJwk;
 use crate::signer::Algorithm;
@@ -51,6 +51,8 @@ fn sample_key(n: u8) -> KeyRecord {
         },
         created_at: 10,
         activated_at: Some(10),
+        published_at: Some(10),
+        retire_after: None,
     }
 }
 
@@ -128,6 +130,63 @@ async fn keys(s: &Stores) {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].kid, winners[0]);
     assert_eq!(listed[0].status, KeyStatus::Active);
+
+    // Rotation's steps: publish a next key, promote it, retire the old one.
+    let a = listed[0].clone();
+    let with = |k: &KeyRecord, status: KeyStatus| KeyRecord {
+        status,
+        ..k.clone()
+    };
+    let b = with(&sample_key(200), KeyStatus::Next);
+    let publish = [KeyChange {
+        expected: None,
+        record: b.clone(),
+    }];
+    s.keys.transition(&publish).await.unwrap();
+    assert!(matches!(
+        s.keys.transition(&publish).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let promote = [
+        KeyChange {
+            expected: Some(KeyStatus::Next),
+            record: with(&b, KeyStatus::Active),
+        },
+        KeyChange {
+            expected: Some(KeyStatus::Active),
+            record: with(&a, KeyStatus::Retiring),
+        },
+    ];
+    s.keys.transition(&promote).await.unwrap();
+    let status =
+        |kid: &str, keys: &[KeyRecord]| keys.iter().find(|k| k.kid == kid).map(|k| k.status);
+    let keys = s.keys.list_keys().await.unwrap();
+    assert_eq!(status(&a.kid, &keys), Some(KeyStatus::Retiring));
+    assert_eq!(status(&b.kid, &keys), Some(KeyStatus::Active));
+    // The new active key is the one a starting process finds.
+    assert_eq!(
+        s.keys.init_active_key(&sample_key(201)).await.unwrap().kid,
+        b.kid
+    );
+    // All or nothing: one stale expectation and no change is applied.
+    let mixed = [
+        KeyChange {
+            expected: Some(KeyStatus::Retiring),
+            record: with(&a, KeyStatus::Retired),
+        },
+        KeyChange {
+            expected: Some(KeyStatus::Next),
+            record: with(&b, KeyStatus::Retired),
+        },
+    ];
+    assert!(matches!(
+        s.keys.transition(&mixed).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let keys = s.keys.list_keys().await.unwrap();
+    assert_eq!(status(&a.kid, &keys), Some(KeyStatus::Retiring));
+    assert_eq!(status(&b.kid, &keys), Some(KeyStatus::Active));
+    assert_eq!(keys.len(), 2);
 }
 
 async fn revocations(s: &Stores) {

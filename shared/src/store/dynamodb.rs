@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem,
 };
 
-use super::{ClientStore, KeyRecord, KeyStatus, KeyStore, RevocationStore, StoreError};
+use super::{ClientStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationStore, StoreError};
 use crate::clock::UnixTime;
 use crate::domain::{Client as OAuthClient, ClientId};
 
@@ -411,6 +411,55 @@ impl KeyStore for DynamoStore {
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("active key {kid} has no record")))?;
         decode(&item)
+    }
+
+    async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        let built = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
+            p.build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let mut request = self.client.transact_write_items();
+        for ch in changes {
+            let mut put = Put::builder()
+                .table_name(&self.table)
+                .item(PK, s(KEYS_PK))
+                .item(SK, s(format!("KEY#{}", ch.record.kid)))
+                .item("status", s(ch.record.status.as_str()))
+                .item("doc", s(encode(&ch.record)?));
+            put = match ch.expected {
+                None => put
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK),
+                Some(status) => put
+                    .condition_expression("#status = :expected")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":expected", s(status.as_str())),
+            };
+            request = request.transact_items(TransactWriteItem::builder().put(built(put)?).build());
+            if ch.record.status == KeyStatus::Active {
+                let pointer = Put::builder()
+                    .table_name(&self.table)
+                    .item(PK, s(KEYS_PK))
+                    .item(SK, s(ACTIVE_SK))
+                    .item("kid", s(&ch.record.kid));
+                request = request
+                    .transact_items(TransactWriteItem::builder().put(built(pointer)?).build());
+            }
+        }
+        // The SDK gives every TransactWriteItems call an idempotency token, so its own retry
+        // of a transaction that succeeded succeeds again instead of failing its conditions.
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Err(StoreError::Conflict(
+                    "a signing key changed concurrently".into(),
+                ))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }
 

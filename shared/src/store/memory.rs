@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{ClientStore, KeyRecord, KeyStatus, KeyStore, RevocationStore, StoreError};
+use super::{ClientStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationStore, StoreError};
 use crate::clock::UnixTime;
 use crate::domain::{Client, ClientId};
 
@@ -92,6 +92,28 @@ impl KeyStore for MemoryStore {
         key.status = KeyStatus::Active;
         s.keys.push(key.clone());
         Ok(key)
+    }
+
+    async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        for c in changes {
+            let stored = s
+                .keys
+                .iter()
+                .find(|k| k.kid == c.record.kid)
+                .map(|k| k.status);
+            if stored != c.expected {
+                return Err(StoreError::Conflict(format!(
+                    "key {} is {stored:?}, not {:?}",
+                    c.record.kid, c.expected
+                )));
+            }
+        }
+        for c in changes {
+            s.keys.retain(|k| k.kid != c.record.kid);
+            s.keys.push(c.record.clone());
+        }
+        Ok(())
     }
 }
 

@@ -64,6 +64,16 @@ pub enum KeyStatus {
 }
 
 impl KeyStatus {
+    /// The stored (and serialised) name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Active => "active",
+            Self::Retiring => "retiring",
+            Self::Retired => "retired",
+        }
+    }
+
     pub fn is_published(self) -> bool {
         !matches!(self, Self::Retired)
     }
@@ -99,6 +109,20 @@ pub struct KeyRecord {
     pub created_at: UnixTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activated_at: Option<UnixTime>,
+    /// When the key was published as the next key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<UnixTime>,
+    /// When a retiring key may be unpublished: once every token it signed has expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_after: Option<UnixTime>,
+}
+
+/// One step of a key's life, applied only if the stored status is still `expected` (`None`:
+/// the key is not stored yet).
+#[derive(Debug, Clone)]
+pub struct KeyChange {
+    pub expected: Option<KeyStatus>,
+    pub record: KeyRecord,
 }
 
 /// Signing keys.
@@ -108,6 +132,9 @@ pub trait KeyStore: Send + Sync {
     /// Stores `key` as the active key unless an active key already exists, atomically, so
     /// processes starting together on an empty store agree on one key. Returns the active key.
     async fn init_active_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError>;
+    /// Applies every change or none (`Conflict` if any key's status is not as expected). A
+    /// change that makes a key active also moves the active-key pointer to it.
+    async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError>;
 }
 
 /// Revoked token ids (RFC 7009).

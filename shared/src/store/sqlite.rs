@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{ClientStore, KeyRecord, KeyStatus, KeyStore, RevocationStore, StoreError};
+use super::{ClientStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationStore, StoreError};
 use crate::clock::UnixTime;
 use crate::domain::{Client, ClientId};
 
@@ -231,6 +231,50 @@ impl KeyStore for SqliteStore {
             .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             Ok(key)
+        })
+        .await
+    }
+
+    async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        let changes = changes.to_vec();
+        let docs = changes
+            .iter()
+            .map(|c| encode(&c.record))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.run(move |c| {
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            for ch in &changes {
+                let stored: Option<String> = tx
+                    .query_row(
+                        "SELECT status FROM signing_keys WHERE kid = ?1",
+                        [&ch.record.kid],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                if stored.as_deref() != ch.expected.map(KeyStatus::as_str) {
+                    return Err(StoreError::Conflict(format!(
+                        "key {} is {stored:?}, not {:?}",
+                        ch.record.kid, ch.expected
+                    )));
+                }
+            }
+            for (ch, doc) in changes.iter().zip(&docs) {
+                tx.execute(
+                    "INSERT INTO signing_keys (kid, status, created_at, doc) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (kid) DO UPDATE SET status = excluded.status, doc = excluded.doc",
+                    params![
+                        ch.record.kid,
+                        ch.record.status.as_str(),
+                        ch.record.created_at as i64,
+                        doc
+                    ],
+                )
+                .map_err(unavailable)?;
+            }
+            tx.commit().map_err(unavailable)
         })
         .await
     }
