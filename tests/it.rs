@@ -15,6 +15,7 @@ mod it {
     mod lambda;
     mod metadata;
     mod revoke;
+    mod rotation;
     mod runtime_api;
     mod token;
 }

@@ -14,6 +14,8 @@
 //! | `TOKENMINT_JWKS_MAX_AGE` | `Cache-Control: max-age` of the JWKS and metadata | `300s` |
 //! | `TOKENMINT_LEEWAY` | clock skew tolerated for `nbf`/`iat` | `30s` |
 //! | `TOKENMINT_INSECURE_LOCAL_KEY` | `1` allows a `local` key in a `dynamodb:` store | unset |
+//! | `TOKENMINT_KEY_ROTATION_PERIOD` | age at which the active signing key is replaced | `30d` |
+//! | `TOKENMINT_KMS_KEYS` | further KMS keys rotation promotes in turn (comma-separated) | none |
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -110,6 +112,11 @@ pub struct Config {
     /// Allows a `local` signing key in a `dynamodb:` store, where its private half would sit
     /// in plaintext in the table (`TOKENMINT_INSECURE_LOCAL_KEY=1`).
     pub insecure_local_key: bool,
+    /// The age at which the active signing key is replaced (`TOKENMINT_KEY_ROTATION_PERIOD`).
+    pub key_rotation_period: u64,
+    /// Further KMS keys that rotation promotes in turn with the one in `TOKENMINT_SIGNER`
+    /// (`TOKENMINT_KMS_KEYS`, comma-separated ids or ARNs).
+    pub kms_rotation_keys: Vec<String>,
 }
 
 impl Config {
@@ -174,6 +181,16 @@ impl Config {
             jwks_max_age: secs("TOKENMINT_JWKS_MAX_AGE", 300)?,
             leeway: secs("TOKENMINT_LEEWAY", 30)?,
             insecure_local_key: get("TOKENMINT_INSECURE_LOCAL_KEY").as_deref() == Some("1"),
+            key_rotation_period: secs("TOKENMINT_KEY_ROTATION_PERIOD", 30 * 86_400)?,
+            kms_rotation_keys: get("TOKENMINT_KMS_KEYS")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         config.validate()
     }
@@ -211,6 +228,13 @@ impl Config {
                  in the table; use a KMS signer, or set TOKENMINT_INSECURE_LOCAL_KEY=1 for tests"
                     .into(),
             ));
+        }
+        if self.key_rotation_period < 2 * (self.max_ttl + self.leeway).max(3 * 3600) {
+            return Err(ConfigError(format!(
+                "TOKENMINT_KEY_ROTATION_PERIOD ({}s) must leave room for publishing a key ahead and \
+                 retiring the previous one: at least twice max(TOKENMINT_MAX_TTL + leeway, 3h)",
+                self.key_rotation_period
+            )));
         }
         if self.leeway > 300 {
             return Err(ConfigError("TOKENMINT_LEEWAY may be at most 300s".into()));

@@ -19,6 +19,7 @@ pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod oauth;
+pub mod rotation;
 pub mod setup;
 pub mod signer;
 pub mod store;

@@ -78,6 +78,27 @@ pub async fn signer_factory(config: &Config) -> Result<Arc<dyn SignerFactory>, S
     }
 }
 
+/// Where rotation gets its next keys: fresh local keys, or the configured KMS keys in turn.
+pub async fn next_key_source(
+    config: &Config,
+) -> Result<Box<dyn crate::rotation::NextKey>, SetupError> {
+    match &config.signer {
+        SignerConfig::Local => Ok(Box::new(crate::rotation::LocalNextKey(config.signing_alg))),
+        #[cfg(feature = "aws")]
+        SignerConfig::Kms(key) => Ok(Box::new(crate::signer::kms::KmsNextKey {
+            client: aws_sdk_kms::Client::new(&aws().await),
+            candidates: std::iter::once(key.clone())
+                .chain(config.kms_rotation_keys.iter().cloned())
+                .collect(),
+            rsa_alg: config.signing_alg,
+        })),
+        #[cfg(not(feature = "aws"))]
+        SignerConfig::Kms(_) => Err(SetupError::Signer(SignError::Failed(
+            "this build has no AWS support (the `aws` feature is off)".into(),
+        ))),
+    }
+}
+
 /// Makes sure an active signing key exists, generating a local one on first start. Processes
 /// starting together agree on one key (see [`crate::store::KeyStore::init_active_key`]).
 pub async fn ensure_signing_key(

@@ -59,6 +59,21 @@ enum Command {
     /// Set up the store.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Signing keys: list them, rotate by hand.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List signing keys and their state (never private material).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One rotation step now: publish a next key (even if the active one is not due), or
+    /// promote a next key published long enough ago, and retire keys whose tokens expired.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -140,6 +155,14 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::Token(TokenCommand::Decode { token, jwks }) => {
             decode(&token, jwks.as_deref()).await
+        }
+        Command::Keys(cmd) => {
+            let _log = telemetry::init(Sink::Stderr);
+            let config = config(&args.data, None)?;
+            let stores = setup::open_stores(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            keys(cmd, &config, &stores).await
         }
         Command::Store(StoreCommand::Schema) => {
             print_json(&tokenmint::store::dynamodb::schema::cloudformation())
@@ -446,4 +469,75 @@ async fn load_jwks(source: &str) -> Result<Jwks> {
         std::fs::read(source).map_err(|e| format!("cannot read {source}: {e}"))?
     };
     serde_json::from_slice(&body).map_err(|e| format!("{source} is not a JWK Set: {e}"))
+}
+
+/// What `keys list` shows of a key.
+#[derive(Serialize)]
+struct KeyView<'a> {
+    kid: &'a str,
+    alg: &'static str,
+    status: &'static str,
+    kms_key: Option<&'a str>,
+    created_at: u64,
+    published_at: Option<u64>,
+    activated_at: Option<u64>,
+    retire_after: Option<u64>,
+}
+
+async fn keys(cmd: KeysCommand, config: &Config, stores: &Stores) -> Result<()> {
+    use tokenmint::store::KeyMaterial;
+    match cmd {
+        KeysCommand::List { json } => {
+            let keys = stores.keys.list_keys().await.map_err(|e| e.to_string())?;
+            let views: Vec<KeyView> = keys
+                .iter()
+                .map(|k| KeyView {
+                    kid: &k.kid,
+                    alg: k.alg.as_str(),
+                    status: k.status.as_str(),
+                    kms_key: match &k.material {
+                        KeyMaterial::Kms { key_id } => Some(key_id),
+                        KeyMaterial::Local { .. } => None,
+                    },
+                    created_at: k.created_at,
+                    published_at: k.published_at,
+                    activated_at: k.activated_at,
+                    retire_after: k.retire_after,
+                })
+                .collect();
+            if json {
+                return print_json(&views);
+            }
+            for v in &views {
+                println!("{}\t{}\t{}", v.kid, v.alg, v.status);
+            }
+            Ok(())
+        }
+        KeysCommand::Rotate => {
+            let source = setup::next_key_source(config)
+                .await
+                .map_err(|e| e.to_string())?;
+            let schedule = tokenmint::rotation::Schedule::from_config(config);
+            let steps = tokenmint::rotation::rotate(
+                stores.keys.as_ref(),
+                source.as_ref(),
+                &schedule,
+                SystemClock.now(),
+                true,
+            )
+            .await
+            .map_err(|e| format!("rotation failed: {e}"))?;
+            print_json(&steps)?;
+            if steps
+                .iter()
+                .any(|s| matches!(s, tokenmint::rotation::Step::Published { .. }))
+            {
+                eprintln!(
+                    "the next key is published; run keys rotate again after {}s to promote it",
+                    schedule.publish_lead
+                );
+            }
+            Ok(())
+        }
+    }
 }

@@ -309,3 +309,19 @@ fn store_init_creates_the_dynamodb_table() {
     assert_one_sentence_error(&run(&d, &["store", "init"]), "dynamodb:TABLE");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn keys_rotate_and_list() {
+    let d = data_dir("keys");
+    let steps = json(&run(&d, &["keys", "rotate"]));
+    assert_eq!(steps[0]["step"], "published");
+    let kid = steps[0]["kid"].as_str().unwrap().to_owned();
+    let keys = json(&run(&d, &["keys", "list", "--json"]));
+    assert_eq!(keys[0]["kid"], kid.as_str());
+    assert_eq!(keys[0]["status"], "next");
+    let text = String::from_utf8(run(&d, &["keys", "list", "--json"]).stdout).unwrap();
+    assert!(!text.contains("pkcs8"), "no private material is shown");
+    // Too early to promote, and a next key is already waiting: nothing to do.
+    assert_eq!(json(&run(&d, &["keys", "rotate"])), serde_json::json!([]));
+    std::fs::remove_dir_all(&d).unwrap();
+}

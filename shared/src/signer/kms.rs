@@ -194,3 +194,37 @@ impl SignerFactory for KmsSignerFactory {
         }
     }
 }
+
+/// Next keys for rotation in `kms` mode: the first of the configured KMS keys (provisioned
+/// ahead, e.g. by the template) that is not in use. A retired key can come round again.
+pub struct KmsNextKey {
+    pub client: Client,
+    pub candidates: Vec<String>,
+    pub rsa_alg: Algorithm,
+}
+
+#[async_trait]
+impl crate::rotation::NextKey for KmsNextKey {
+    async fn next_key(
+        &self,
+        existing: &[KeyRecord],
+        now: UnixTime,
+    ) -> Result<KeyRecord, crate::rotation::RotationError> {
+        let in_use = |kid: &str| {
+            existing
+                .iter()
+                .any(|k| k.kid == kid && k.status != KeyStatus::Retired)
+        };
+        for key_id in &self.candidates {
+            let signer = KmsSigner::connect(self.client.clone(), key_id, self.rsa_alg).await?;
+            if !in_use(signer.kid()) {
+                return Ok(signer.record(KeyStatus::Next, now));
+            }
+        }
+        Err(crate::rotation::RotationError::NoNextKey(
+            "every configured KMS key is in use: provision another and list it in \
+             TOKENMINT_KMS_KEYS"
+                .into(),
+        ))
+    }
+}

@@ -80,7 +80,9 @@ impl ClientStore for MemoryStore {
 #[async_trait]
 impl KeyStore for MemoryStore {
     async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        Ok(self.state()?.keys.clone())
+        let mut keys = self.state()?.keys.clone();
+        keys.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+        Ok(keys)
     }
 
     async fn init_active_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {

@@ -1,0 +1,277 @@
+//! Signing-key rotation.
+//!
+//! Each run takes at most these steps, in order, and is safe to repeat or to race (every
+//! change is a conditional [`KeyStore::transition`]):
+//! 1. **Retire** retiring keys whose tokens have all expired: unpublished.
+//! 2. **Promote** a next key published for at least [`Schedule::publish_lead`]: it signs from
+//!    now on, and the active key becomes retiring for [`Schedule::retire_lag`].
+//! 3. **Publish** a next key when none is waiting and the active key is due (or when forced):
+//!    it appears in the JWKS before it signs anything.
+//!
+//! Verifiers therefore always know a key before they see tokens signed with it (API Gateway's
+//! JWT authorizers cache keys for two hours), and tokens signed by a retiring key keep
+//! verifying until they expire.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::clock::UnixTime;
+use crate::config::Config;
+use crate::signer::local::LocalKey;
+use crate::signer::{Algorithm, SignError};
+use crate::store::{KeyChange, KeyRecord, KeyStatus, KeyStore, StoreError};
+
+/// API Gateway HTTP API JWT authorizers cache a JWKS for up to two hours.
+pub const AUTHORIZER_KEY_CACHE_SECS: u64 = 2 * 3600;
+
+/// The timing of rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// How long a next key is published before it signs: max(JWKS max-age, 2 h).
+    pub publish_lead: u64,
+    /// How long a retired-from-signing key stays published: the longest token lifetime plus
+    /// the validation leeway.
+    pub retire_lag: u64,
+    /// The age at which an active key is replaced (`TOKENMINT_KEY_ROTATION_PERIOD`).
+    pub period: u64,
+}
+
+impl Schedule {
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            publish_lead: c.jwks_max_age.max(AUTHORIZER_KEY_CACHE_SECS),
+            retire_lag: c.max_ttl.saturating_add(c.leeway),
+            period: c.key_rotation_period,
+        }
+    }
+}
+
+/// What a rotation run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    Retired {
+        kid: String,
+    },
+    Promoted {
+        kid: String,
+        previous: Option<String>,
+    },
+    Published {
+        kid: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Signer(#[from] SignError),
+    #[error("{0}")]
+    NoNextKey(String),
+}
+
+/// Where next keys come from.
+#[async_trait]
+pub trait NextKey: Send + Sync {
+    /// A key record for the next key, with status [`KeyStatus::Next`] and `published_at` now.
+    /// `existing` is every stored key, so a source can reuse a retired one.
+    async fn next_key(
+        &self,
+        existing: &[KeyRecord],
+        now: UnixTime,
+    ) -> Result<KeyRecord, RotationError>;
+}
+
+/// Generates a fresh local key for each rotation.
+pub struct LocalNextKey(pub Algorithm);
+
+#[async_trait]
+impl NextKey for LocalNextKey {
+    async fn next_key(&self, _: &[KeyRecord], now: UnixTime) -> Result<KeyRecord, RotationError> {
+        let (key, pkcs8) = LocalKey::generate(self.0)?;
+        Ok(key.record(&pkcs8, KeyStatus::Next, now))
+    }
+}
+
+/// Runs one rotation. `force` publishes a next key even if the active one is not yet due.
+pub async fn rotate(
+    keys: &dyn KeyStore,
+    source: &dyn NextKey,
+    schedule: &Schedule,
+    now: UnixTime,
+    force: bool,
+) -> Result<Vec<Step>, RotationError> {
+    let records = keys.list_keys().await?;
+    let mut steps = Vec::new();
+
+    let done: Vec<KeyChange> = records
+        .iter()
+        .filter(|k| k.status == KeyStatus::Retiring && k.retire_after.is_some_and(|t| t <= now))
+        .map(|k| change(k, KeyStatus::Retired, |_| {}))
+        .collect();
+    if !done.is_empty() {
+        keys.transition(&done).await?;
+        steps.extend(
+            done.into_iter()
+                .map(|c| Step::Retired { kid: c.record.kid }),
+        );
+    }
+
+    let active = records.iter().find(|k| k.status == KeyStatus::Active);
+    let next = records.iter().find(|k| k.status == KeyStatus::Next);
+    if let Some(next) = next {
+        let published = next.published_at.unwrap_or(next.created_at);
+        if now >= published.saturating_add(schedule.publish_lead) {
+            let mut changes = vec![change(next, KeyStatus::Active, |k| {
+                k.activated_at = Some(now)
+            })];
+            if let Some(active) = active {
+                changes.push(change(active, KeyStatus::Retiring, |k| {
+                    k.retire_after = Some(now.saturating_add(schedule.retire_lag));
+                }));
+            }
+            keys.transition(&changes).await?;
+            crate::audit!("signing_key_promoted", kid = %next.kid);
+            steps.push(Step::Promoted {
+                kid: next.kid.clone(),
+                previous: active.map(|a| a.kid.clone()),
+            });
+        }
+        return Ok(steps);
+    }
+
+    let due = active.is_none_or(|a| {
+        let since = a.activated_at.unwrap_or(a.created_at);
+        now.saturating_add(schedule.publish_lead) >= since.saturating_add(schedule.period)
+    });
+    if force || due {
+        let mut record = source.next_key(&records, now).await?;
+        record.status = KeyStatus::Next;
+        record.published_at = Some(now);
+        record.activated_at = None;
+        record.retire_after = None;
+        let expected = records
+            .iter()
+            .find(|k| k.kid == record.kid)
+            .map(|k| k.status);
+        if expected.is_some_and(|s| s != KeyStatus::Retired) {
+            return Err(RotationError::NoNextKey(format!(
+                "key {} is still in use; it cannot be the next key",
+                record.kid
+            )));
+        }
+        let kid = record.kid.clone();
+        keys.transition(&[KeyChange { expected, record }]).await?;
+        crate::audit!("signing_key_published", kid = %kid);
+        steps.push(Step::Published { kid });
+    }
+    Ok(steps)
+}
+
+fn change(k: &KeyRecord, to: KeyStatus, edit: impl FnOnce(&mut KeyRecord)) -> KeyChange {
+    let mut record = k.clone();
+    record.status = to;
+    edit(&mut record);
+    KeyChange {
+        expected: Some(k.status),
+        record,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    const H: u64 = 3600;
+
+    fn schedule() -> Schedule {
+        Schedule {
+            publish_lead: 2 * H,
+            retire_lag: 25 * H,
+            period: 30 * 24 * H,
+        }
+    }
+
+    fn statuses(keys: &[KeyRecord]) -> Vec<KeyStatus> {
+        keys.iter().map(|k| k.status).collect()
+    }
+
+    #[tokio::test]
+    async fn a_full_rotation_in_three_runs() {
+        let store = MemoryStore::new();
+        let source = LocalNextKey(Algorithm::ES256);
+        let first = source.next_key(&[], 0).await.unwrap();
+        store
+            .init_active_key(&KeyRecord {
+                status: KeyStatus::Active,
+                activated_at: Some(0),
+                ..first
+            })
+            .await
+            .unwrap();
+        let s = schedule();
+
+        // Not due yet: nothing happens unless forced.
+        assert!(
+            rotate(&store, &source, &s, 10 * H, false)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Due (period minus the lead): a next key is published, not yet signing.
+        let t1 = s.period - s.publish_lead;
+        let steps = rotate(&store, &source, &s, t1, false).await.unwrap();
+        assert!(matches!(steps.as_slice(), [Step::Published { .. }]));
+        assert_eq!(
+            statuses(&store.list_keys().await.unwrap()),
+            [KeyStatus::Active, KeyStatus::Next]
+        );
+        // Before the lead has passed, it is not promoted, and no second key is published.
+        assert!(
+            rotate(&store, &source, &s, t1 + s.publish_lead - 1, true)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // After the lead: promoted; the old key retires later.
+        let t2 = t1 + s.publish_lead;
+        let steps = rotate(&store, &source, &s, t2, false).await.unwrap();
+        assert!(matches!(
+            steps.as_slice(),
+            [Step::Promoted {
+                previous: Some(_),
+                ..
+            }]
+        ));
+        let keys = store.list_keys().await.unwrap();
+        assert_eq!(statuses(&keys), [KeyStatus::Retiring, KeyStatus::Active]);
+        assert_eq!(keys[0].retire_after, Some(t2 + s.retire_lag));
+        // The retiring key stays published until every token it signed has expired.
+        assert!(
+            rotate(&store, &source, &s, t2 + s.retire_lag - 1, false)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let steps = rotate(&store, &source, &s, t2 + s.retire_lag, false)
+            .await
+            .unwrap();
+        assert!(matches!(steps.as_slice(), [Step::Retired { .. }]));
+        assert_eq!(
+            statuses(&store.list_keys().await.unwrap()),
+            [KeyStatus::Retired, KeyStatus::Active]
+        );
+    }
+
+    #[test]
+    fn the_publish_lead_covers_authorizer_caches() {
+        let mut c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(Schedule::from_config(&c).publish_lead, 2 * H);
+        c.jwks_max_age = 3 * H;
+        assert_eq!(Schedule::from_config(&c).publish_lead, 3 * H);
+        assert_eq!(Schedule::from_config(&c).retire_lag, c.max_ttl + c.leeway);
+    }
+}
