@@ -14,6 +14,7 @@ mod it {
     mod kms;
     mod lambda;
     mod metadata;
+    mod outage;
     mod revoke;
     mod rotation;
     mod runtime_api;

@@ -57,6 +57,11 @@ impl Server {
     /// Starts a server with extra configuration variables; `{base}` in a value stands for the
     /// server's own `http://127.0.0.1:PORT`.
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_on(env, None).await
+    }
+
+    /// Starts a server over the given stores instead of the ones the configuration names.
+    pub async fn start_on(env: &[(&str, &str)], stores: Option<Stores>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let dir = temp_dir();
@@ -72,10 +77,11 @@ impl Server {
         }
         let config = Arc::new(Config::from_lookup(|k| vars.get(k).cloned()).unwrap());
         let faults = Arc::new(Faults::default());
-        let stores = Flaky::wrap(
-            setup::open_stores(&config).await.unwrap(),
-            Arc::clone(&faults),
-        );
+        let stores = match stores {
+            Some(s) => s,
+            None => setup::open_stores(&config).await.unwrap(),
+        };
+        let stores = Flaky::wrap(stores, Arc::clone(&faults));
         // Start at the real time so that independent verifiers, which read the system
         // clock, accept fresh tokens.
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
