@@ -106,8 +106,15 @@ async fn main() {
             let mut f = Function::start(name, &env).await;
             let outcome = f.invoke(ev.clone()).await;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
-            if let Outcome::Error(e) = outcome {
-                panic!("{name} failed: {e}");
+            match outcome {
+                Outcome::Error(e) => panic!("{name} failed: {e}"),
+                // HTTP functions answer an API Gateway response; none may be a server error.
+                Outcome::Response(r) => {
+                    assert!(
+                        r["statusCode"].as_u64().is_none_or(|s| s < 500),
+                        "{name}: {r}"
+                    )
+                }
             }
         }
         let (min, max) = (

@@ -36,16 +36,21 @@ async fn private_moto() -> PrivateMoto {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(venv)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let moto = PrivateMoto {
+        child: Command::new(venv)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
     for _ in 0..100 {
-        if reqwest::get(format!("{endpoint}/moto-api/")).await.is_ok() {
-            return PrivateMoto { child, endpoint };
+        if reqwest::get(format!("{}/moto-api/", moto.endpoint))
+            .await
+            .is_ok()
+        {
+            return moto;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
