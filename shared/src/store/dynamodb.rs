@@ -264,31 +264,16 @@ impl ClientStore for DynamoStore {
     }
 
     async fn create_client(&self, c: &OAuthClient) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::client_item(c)?))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                match self.client_is(c).await? {
-                    Some(true) => Ok(()),
-                    _ => Err(StoreError::Conflict(format!(
-                        "client {} already exists",
-                        c.id
-                    ))),
-                }
-            }
-            Err(e) => Err(unavailable(e)),
+        let written = self
+            .put_client_if(c, "attribute_not_exists(#pk)", ("#pk", PK), None)
+            .await?;
+        if written || self.client_is(c).await? == Some(true) {
+            return Ok(());
         }
+        Err(StoreError::Conflict(format!(
+            "client {} already exists",
+            c.id
+        )))
     }
 
     async fn update_client(&self, c: &OAuthClient) -> Result<(), StoreError> {
@@ -296,30 +281,54 @@ impl ClientStore for DynamoStore {
             .version
             .checked_sub(1)
             .ok_or_else(|| StoreError::Conflict("an update must bump the version".into()))?;
-        let result = self
+        let written = self
+            .put_client_if(
+                c,
+                "#v = :prev",
+                ("#v", "version"),
+                Some((":prev", n(previous))),
+            )
+            .await?;
+        if written {
+            return Ok(());
+        }
+        match self.client_is(c).await? {
+            Some(true) => Ok(()),
+            Some(false) => Err(StoreError::Conflict(format!(
+                "client {} changed concurrently",
+                c.id
+            ))),
+            None => Err(StoreError::NotFound(format!("client {}", c.id))),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Writes the client item under `condition`: `Ok(false)` when the condition failed.
+    async fn put_client_if(
+        &self,
+        c: &OAuthClient,
+        condition: &str,
+        name: (&str, &str),
+        value: Option<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(Self::client_item(c)?))
-            .condition_expression("#v = :prev")
-            .expression_attribute_names("#v", "version")
-            .expression_attribute_values(":prev", n(previous))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
+            .condition_expression(condition)
+            .expression_attribute_names(name.0, name.1);
+        if let Some((k, v)) = value {
+            put = put.expression_attribute_values(k, v);
+        }
+        match put.send().await {
+            Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                match self.client_is(c).await? {
-                    Some(true) => Ok(()),
-                    Some(false) => Err(StoreError::Conflict(format!(
-                        "client {} changed concurrently",
-                        c.id
-                    ))),
-                    None => Err(StoreError::NotFound(format!("client {}", c.id))),
-                }
+                Ok(false)
             }
             Err(e) => Err(unavailable(e)),
         }
