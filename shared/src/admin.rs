@@ -7,6 +7,10 @@ use crate::config::Config;
 use crate::domain::{Audience, Client, ClientId, ClientSecret, GrantType, ScopeSet, SecretEntry};
 use crate::store::{ClientStore, StoreError};
 
+/// The most bytes a client's space-separated scopes may take: a bound on every token's size
+/// (see [`crate::domain::MAX_AUDIENCE_BYTES`]).
+pub const MAX_SCOPE_BYTES: usize = 512;
+
 /// An operator error, phrased for a person.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -49,6 +53,11 @@ pub async fn create_client(
         None => scopes.clone(),
         Some(d) => ScopeSet::parse(d).map_err(|e| invalid(e.to_string()))?,
     };
+    if scopes.to_string().len() > MAX_SCOPE_BYTES {
+        return Err(invalid(format!(
+            "a client's scopes may take at most {MAX_SCOPE_BYTES} bytes, space-separated"
+        )));
+    }
     if !default_scopes.is_subset(&scopes) {
         return Err(invalid(
             "the default scopes must be among the client's scopes".into(),
@@ -211,6 +220,17 @@ mod tests {
             },
             NewClient {
                 ttl: Some(10 * 86_400),
+                ..spec()
+            },
+            NewClient {
+                scopes: (0..100)
+                    .map(|i| format!("scope-{i:03}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                ..spec()
+            },
+            NewClient {
+                audiences: vec![format!("https://{}", "a".repeat(300))],
                 ..spec()
             },
         ];

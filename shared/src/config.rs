@@ -49,6 +49,9 @@ pub enum SignerConfig {
     Kms(String),
 }
 
+/// The longest issuer accepted (a bound on every token's size).
+pub const MAX_ISSUER_BYTES: usize = 200;
+
 /// A validated issuer identifier (RFC 8414 §2): https (or http on a loopback host), no query,
 /// no fragment. Kept exactly as configured, so a trailing slash is present only if given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,9 @@ pub struct Issuer(String);
 impl Issuer {
     pub fn parse(s: &str) -> Result<Self, ConfigError> {
         let bad = |why: &str| ConfigError(format!("TOKENMINT_ISSUER {s:?} {why}"));
+        if s.len() > MAX_ISSUER_BYTES {
+            return Err(bad("is longer than 200 bytes"));
+        }
         let url = url::Url::parse(s).map_err(|e| bad(&format!("is not a URL: {e}")))?;
         if url.query().is_some() || url.fragment().is_some() {
             return Err(bad("must not have a query or fragment (RFC 8414 §2)"));

@@ -122,7 +122,7 @@ async fn signing_inputs_over_the_kms_raw_limit_are_refused_before_the_call() {
     let over = vec![b'a'; KMS_RAW_MESSAGE_LIMIT + 1];
     assert!(matches!(
         signer.sign(&over).await,
-        Err(SignError::Failed(_))
+        Err(SignError::TooLarge(4097))
     ));
 }
 
@@ -164,4 +164,64 @@ async fn an_unreachable_kms_is_unavailable_after_bounded_retries() {
     assert!(matches!(err, SignError::Unavailable(_)), "{err}");
     // Three attempts with backoff, inside the 3 s operation timeout.
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn the_largest_token_policy_allows_fits_the_kms_bound_with_room_for_hook_claims() {
+    use tokenmint::admin::{MAX_SCOPE_BYTES, NewClient};
+    use tokenmint::config::MAX_ISSUER_BYTES;
+    use tokenmint::domain::MAX_AUDIENCE_BYTES;
+
+    let key_id = new_key(KeySpec::EccNistP256).await;
+    let table = fresh_table().await;
+    let store = format!("dynamodb:{}", table.table());
+    let signer = format!("kms:{key_id}");
+    // The longest issuer: the server's base plus a path padded to the limit.
+    let probe = Server::start().await;
+    let path_len = MAX_ISSUER_BYTES - probe.base.len() - 1;
+    drop(probe);
+    let path = format!("/{}", "p".repeat(path_len));
+    let issuer = format!("{{base}}{path}");
+    let s = Server::start_with(&[
+        ("TOKENMINT_STORE", &store),
+        ("TOKENMINT_SIGNER", &signer),
+        ("TOKENMINT_ISSUER", &issuer),
+    ])
+    .await;
+    assert_eq!(
+        s.config.issuer.as_ref().unwrap().as_str().len(),
+        MAX_ISSUER_BYTES
+    );
+    let scopes: Vec<String> = (0..51).map(|i| format!("scope-{i:03}")).collect();
+    let scope = scopes.join(" ");
+    assert!(scope.len() <= MAX_SCOPE_BYTES && scope.len() > MAX_SCOPE_BYTES - 10);
+    let audience = format!("https://{}", "a".repeat(MAX_AUDIENCE_BYTES - 8));
+    let c = s
+        .client_with(NewClient {
+            id: "c".repeat(64),
+            scopes: scope.clone(),
+            audiences: vec![audience.clone()],
+            ..Default::default()
+        })
+        .await;
+    let r = s
+        .post(
+            &format!("{path}/oauth2/token"),
+            "grant_type=client_credentials",
+            Some(&c),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.json["access_token"].as_str().unwrap();
+    assert_eq!(r.json["scope"], scope.as_str());
+    assert_eq!(
+        s.verify_independently(token, &audience).await["aud"],
+        audience.as_str()
+    );
+    let signing_input = token.rfind('.').unwrap();
+    // Room left for the claims hook's 1 KiB budget once base64url-encoded (4/3 of it).
+    assert!(
+        signing_input + 1366 <= KMS_RAW_MESSAGE_LIMIT,
+        "signing input of {signing_input} bytes leaves no room for hook claims"
+    );
 }

@@ -11,4 +11,4 @@ pub use claims::AccessTokenClaims;
 pub use client::{Client, ClientId, GrantType, InvalidClientId, SecretEntry};
 pub use scope::{InvalidScope, Scope, ScopeSet};
 pub use secret::{ClientSecret, SecretHash};
-pub use target::{Audience, InvalidAudience};
+pub use target::{Audience, InvalidAudience, MAX_AUDIENCE_BYTES};

@@ -4,6 +4,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The longest audience accepted. With the other bounds (client id 64, scope 512, issuer 200
+/// bytes) and the claims hook's 1 KiB budget, every token's JWS signing input stays well
+/// inside KMS's 4,096-byte RAW limit.
+pub const MAX_AUDIENCE_BYTES: usize = 256;
+
 /// One audience a token may be addressed to, compared as an exact string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -13,7 +18,7 @@ pub struct Audience(String);
 pub enum InvalidAudience {
     #[error("an audience must not be empty")]
     Empty,
-    #[error("an audience must be printable ASCII without spaces")]
+    #[error("an audience must be at most 256 bytes of printable ASCII without spaces")]
     Characters,
     #[error("a resource indicator must be an absolute URI without a fragment (RFC 8707 §2)")]
     NotAbsoluteUri,
@@ -25,7 +30,7 @@ impl Audience {
         if s.is_empty() {
             return Err(InvalidAudience::Empty);
         }
-        if !s.bytes().all(|b| (0x21..=0x7e).contains(&b)) || s.len() > 1024 {
+        if !s.bytes().all(|b| (0x21..=0x7e).contains(&b)) || s.len() > MAX_AUDIENCE_BYTES {
             return Err(InvalidAudience::Characters);
         }
         Ok(Self(s.to_owned()))

@@ -15,6 +15,7 @@ use crate::domain::{AccessTokenClaims, GrantType};
 use crate::http::{App, Site};
 use crate::jwt::mint::{self, MintError};
 use crate::keys::KeyError;
+use crate::signer::SignError;
 
 /// Grant types this build serves; advertised in the metadata.
 pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
@@ -108,6 +109,8 @@ pub async fn sign(app: &App, claims: &AccessTokenClaims) -> Result<String, OAuth
         .await
         .map_err(|e| match e {
             // Whatever the signer's trouble, no token: fail closed with 503.
+            // Too large for the signer is a policy bug, not an outage: retrying cannot help.
+            MintError::Sign(SignError::TooLarge(_)) => OAuthError::server_error(e),
             MintError::Sign(_) => OAuthError::unavailable(e),
             MintError::Claims(_) => OAuthError::server_error(e),
         })

@@ -143,10 +143,7 @@ impl Signer for KmsSigner {
                 reason = "signing input exceeds the KMS RAW message limit",
                 bytes = signing_input.len(),
             );
-            return Err(SignError::Failed(format!(
-                "the signing input is {} bytes; KMS signs at most {KMS_RAW_MESSAGE_LIMIT} in RAW mode",
-                signing_input.len()
-            )));
+            return Err(SignError::TooLarge(signing_input.len()));
         }
         let spec = match self.alg {
             Algorithm::ES256 => SigningAlgorithmSpec::EcdsaSha256,

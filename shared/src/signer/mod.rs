@@ -65,6 +65,9 @@ pub enum SignError {
     /// The key cannot sign (bad material, refused input).
     #[error("signing failed: {0}")]
     Failed(String),
+    /// The signing input is larger than the signer accepts: retrying cannot help.
+    #[error("the signing input is {0} bytes, more than the signer accepts")]
+    TooLarge(usize),
 }
 
 /// Produces the JWS signature of a signing input (RFC 7515 §5.1) with one key.
