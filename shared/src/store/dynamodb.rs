@@ -111,6 +111,20 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Runs a query through every page and decodes each item's `doc`.
+async fn query_docs<T: serde::de::DeserializeOwned>(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<T>, StoreError> {
+    let items: Vec<Item> = query
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(unavailable)?;
+    items.iter().map(decode).collect()
+}
+
 fn client_key(id: &ClientId) -> String {
     format!("CLIENT#{id}")
 }
@@ -236,24 +250,15 @@ impl ClientStore for DynamoStore {
     }
 
     async fn list_clients(&self) -> Result<Vec<OAuthClient>, StoreError> {
-        let items: Vec<Item> = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(GSI1)
             .key_condition_expression("#p = :p")
             .expression_attribute_names("#p", GSI1_PK)
-            .expression_attribute_values(":p", s("CLIENTS"))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(unavailable)?;
-        let mut out = items
-            .iter()
-            .map(decode)
-            .collect::<Result<Vec<OAuthClient>, _>>()?;
+            .expression_attribute_values(":p", s("CLIENTS"));
+        let mut out: Vec<OAuthClient> = query_docs(query).await?;
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
@@ -333,7 +338,7 @@ impl DynamoStore {
 #[async_trait]
 impl KeyStore for DynamoStore {
     async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let items: Vec<Item> = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -342,17 +347,8 @@ impl KeyStore for DynamoStore {
             .expression_attribute_names("#sk", SK)
             .expression_attribute_values(":pk", s(KEYS_PK))
             .expression_attribute_values(":prefix", s("KEY#"))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(unavailable)?;
-        let mut out = items
-            .iter()
-            .map(decode)
-            .collect::<Result<Vec<KeyRecord>, _>>()?;
+            .consistent_read(true);
+        let mut out: Vec<KeyRecord> = query_docs(query).await?;
         out.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
         Ok(out)
     }
