@@ -12,6 +12,7 @@ mod it {
     mod faults;
     mod introspect;
     mod kms;
+    mod kms_wrapped;
     mod lambda;
     mod metadata;
     mod outage;

@@ -5,7 +5,7 @@
 //! | `TOKENMINT_ISSUER` | issuer URL (`iss`, metadata) | on Lambda, `https://` + API Gateway's domain; `serve` derives it from `--addr` |
 //! | `TOKENMINT_DATA` | directory of the embedded store | `.tokenmint` |
 //! | `TOKENMINT_STORE` | `sqlite:PATH` or `dynamodb:TABLE` | `sqlite:$TOKENMINT_DATA/tokenmint.db` |
-//! | `TOKENMINT_SIGNER` | `local` or `kms:KEY_ID_OR_ARN` | `local` |
+//! | `TOKENMINT_SIGNER` | `local`, `kms:KEY_ID_OR_ARN` or `kms-wrapped:KEY_ID_OR_ARN` | `local` |
 //! | `TOKENMINT_SIGNING_ALG` | `ES256`, `RS256` or `PS256`, for generated keys | `ES256` |
 //! | `TOKENMINT_DEFAULT_TTL` | access-token lifetime when a client sets none | `1h` |
 //! | `TOKENMINT_MAX_TTL` | cap on every access-token lifetime (at most 30 days) | `24h` |
@@ -47,6 +47,9 @@ pub enum SignerConfig {
     Local,
     /// An asymmetric KMS key (id, ARN or alias): every token is signed by KMS `Sign`.
     Kms(String),
+    /// A symmetric KMS key (id, ARN or alias) that wraps software signing keys: they are
+    /// generated at rotation, stored encrypted, and decrypted once per process to sign.
+    KmsWrapped(String),
 }
 
 /// The longest issuer accepted (a bound on every token's size).
@@ -157,9 +160,13 @@ impl Config {
             None | Some("local") => SignerConfig::Local,
             Some(s) => match s.split_once(':') {
                 Some(("kms", key)) if !key.is_empty() => SignerConfig::Kms(key.to_owned()),
+                Some(("kms-wrapped", key)) if !key.is_empty() => {
+                    SignerConfig::KmsWrapped(key.to_owned())
+                }
                 _ => {
                     return Err(ConfigError(format!(
-                        "TOKENMINT_SIGNER {s:?} is not understood; use local or kms:KEY_ID_OR_ARN"
+                        "TOKENMINT_SIGNER {s:?} is not understood; use local, kms:KEY_ID_OR_ARN \
+                         or kms-wrapped:KEY_ID_OR_ARN"
                     )));
                 }
             },
@@ -199,6 +206,12 @@ impl Config {
                 .unwrap_or_default(),
         };
         config.validate()
+    }
+
+    /// Whether the private signing key is used in this process (`local`, `kms-wrapped`), as
+    /// opposed to inside KMS.
+    pub fn signer_signs_in_process(&self) -> bool {
+        !matches!(self.signer, SignerConfig::Kms(_))
     }
 
     fn validate(self) -> Result<Self, ConfigError> {
@@ -310,6 +323,12 @@ mod tests {
         assert!(err(&[base, ("TOKENMINT_SIGNER", "kms:")]).contains("TOKENMINT_SIGNER"));
         let kms = from(&[base, ("TOKENMINT_SIGNER", "kms:alias/tokenmint")]).unwrap();
         assert_eq!(kms.signer, SignerConfig::Kms("alias/tokenmint".into()));
+        let wrapped = from(&[base, ("TOKENMINT_SIGNER", "kms-wrapped:alias/wrap")]).unwrap();
+        assert_eq!(
+            wrapped.signer,
+            SignerConfig::KmsWrapped("alias/wrap".into())
+        );
+        assert!(err(&[base, ("TOKENMINT_SIGNER", "kms-wrapped:")]).contains("kms-wrapped:"));
         assert!(err(&[base, ("TOKENMINT_STORE", "dynamodb:tokenmint-prod")]).contains("plaintext"));
         let c = from(&[
             base,

@@ -40,6 +40,9 @@ pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> 
 
     let _log = crate::telemetry::init(crate::telemetry::Sink::Stdout);
     let config = Arc::new(crate::Config::from_env()?);
+    if serves.contains(&Endpoint::Token) && config.signer_signs_in_process() {
+        crate::signer::local::seed_rng_in_background();
+    }
     let stores = crate::setup::open_stores(&config).await?;
     let app =
         Arc::new(crate::setup::build_app(config, &stores, Arc::new(crate::SystemClock)).await?);

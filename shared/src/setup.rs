@@ -71,11 +71,20 @@ pub async fn signer_factory(config: &Config) -> Result<Arc<dyn SignerFactory>, S
         SignerConfig::Kms(_) => Ok(Arc::new(crate::signer::kms::KmsSignerFactory {
             client: aws_sdk_kms::Client::new(&aws().await),
         })),
+        #[cfg(feature = "aws")]
+        SignerConfig::KmsWrapped(_) => Ok(Arc::new(crate::signer::kms::KmsSignerFactory {
+            client: aws_sdk_kms::Client::new(&aws().await),
+        })),
         #[cfg(not(feature = "aws"))]
-        SignerConfig::Kms(_) => Err(SetupError::Signer(SignError::Failed(
-            "this build has no AWS support (the `aws` feature is off)".into(),
-        ))),
+        SignerConfig::Kms(_) | SignerConfig::KmsWrapped(_) => Err(no_aws()),
     }
+}
+
+#[cfg(not(feature = "aws"))]
+fn no_aws() -> SetupError {
+    SetupError::Signer(SignError::Failed(
+        "this build has no AWS support (the `aws` feature is off)".into(),
+    ))
 }
 
 /// Where rotation gets its next keys: fresh local keys, or the configured KMS keys in turn.
@@ -92,14 +101,21 @@ pub async fn next_key_source(
                 .collect(),
             rsa_alg: config.signing_alg,
         })),
+        #[cfg(feature = "aws")]
+        SignerConfig::KmsWrapped(key) => Ok(Box::new(crate::signer::kms_wrapped::WrappedNextKey {
+            wrapper: crate::signer::kms_wrapped::Wrapper::new(
+                aws_sdk_kms::Client::new(&aws().await),
+                key.clone(),
+            ),
+            alg: config.signing_alg,
+        })),
         #[cfg(not(feature = "aws"))]
-        SignerConfig::Kms(_) => Err(SetupError::Signer(SignError::Failed(
-            "this build has no AWS support (the `aws` feature is off)".into(),
-        ))),
+        SignerConfig::Kms(_) | SignerConfig::KmsWrapped(_) => Err(no_aws()),
     }
 }
 
-/// Makes sure an active signing key exists, generating a local one on first start. Processes
+/// Makes sure an active signing key exists: on first start a local key is generated, a
+/// `kms:` key registered, or a `kms-wrapped:` key generated and wrapped. Processes
 /// starting together agree on one key (see [`crate::store::KeyStore::init_active_key`]).
 pub async fn ensure_signing_key(
     config: &Config,
@@ -124,12 +140,15 @@ pub async fn ensure_signing_key(
                 .await?
                 .record(KeyStatus::Active, clock.now())
         }
-        #[cfg(not(feature = "aws"))]
-        SignerConfig::Kms(_) => {
-            return Err(SetupError::Signer(SignError::Failed(
-                "this build has no AWS support (the `aws` feature is off)".into(),
-            )));
+        #[cfg(feature = "aws")]
+        SignerConfig::KmsWrapped(key_id) => {
+            let client = aws_sdk_kms::Client::new(&aws().await);
+            crate::signer::kms_wrapped::Wrapper::new(client, key_id.clone())
+                .generate(config.signing_alg, KeyStatus::Active, clock.now())
+                .await?
         }
+        #[cfg(not(feature = "aws"))]
+        SignerConfig::Kms(_) | SignerConfig::KmsWrapped(_) => return Err(no_aws()),
     };
     let active = stores.keys.init_active_key(&record).await?;
     crate::audit!("signing_key_registered", kid = %active.kid, alg = %active.alg);

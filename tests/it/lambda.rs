@@ -68,8 +68,19 @@ fn answer(outcome: Outcome) -> Answer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_functions_issue_publish_and_introspect_over_dynamodb_and_kms() {
-    let table = fresh_table().await;
     let key_id = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    end_to_end(&format!("kms:{key_id}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_functions_issue_publish_and_introspect_with_kms_wrapped_keys() {
+    let key_id = super::kms_wrapped::new_wrapping_key().await;
+    end_to_end(&format!("kms-wrapped:{key_id}")).await;
+}
+
+/// Token, JWKS and introspection functions as processes, in the given signing mode.
+async fn end_to_end(signer: &str) {
+    let table = fresh_table().await;
     let config = Config::from_lookup(|_| None).unwrap();
     let (client, secret) = admin::create_client(
         &table,
@@ -87,11 +98,10 @@ async fn the_functions_issue_publish_and_introspect_over_dynamodb_and_kms() {
     .unwrap();
     let auth = basic_header(client.id.as_str(), secret.expose());
     let store = format!("dynamodb:{}", table.table());
-    let signer = format!("kms:{key_id}");
     // What the template sets, and nothing else: TOKENMINT_ISSUER empty.
     let env = [
         ("TOKENMINT_STORE", store.as_str()),
-        ("TOKENMINT_SIGNER", signer.as_str()),
+        ("TOKENMINT_SIGNER", signer),
         ("TOKENMINT_ISSUER", ""),
     ];
 

@@ -10,9 +10,9 @@ use tokenmint::store::dynamodb::DynamoStore;
 
 use super::harness::Server;
 
-struct PrivateMoto {
+pub(super) struct PrivateMoto {
     child: Child,
-    endpoint: String,
+    pub(super) endpoint: String,
 }
 
 impl Drop for PrivateMoto {
@@ -23,7 +23,7 @@ impl Drop for PrivateMoto {
 }
 
 /// Starts another moto server from the virtualenv infra/test installed.
-async fn private_moto() -> PrivateMoto {
+pub(super) async fn private_moto() -> PrivateMoto {
     let venv =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/moto/bin/moto_server");
     assert!(

@@ -56,7 +56,7 @@ fn after_key_cache(s: &Server, secs: u64) {
     s.clock.advance(secs + s.config.key_cache_ttl);
 }
 
-async fn drill(s: &Server) {
+pub(super) async fn drill(s: &Server) {
     let c = long_lived_client(s).await;
     let schedule = Schedule::from_config(&s.config);
     let old_token = s.token(&c, "").await;

@@ -477,6 +477,8 @@ struct KeyView<'a> {
     kid: &'a str,
     alg: &'static str,
     status: &'static str,
+    /// `local`, `kms` or `kms-wrapped`.
+    protection: &'static str,
     kms_key: Option<&'a str>,
     created_at: u64,
     published_at: Option<u64>,
@@ -485,7 +487,6 @@ struct KeyView<'a> {
 }
 
 async fn keys(cmd: KeysCommand, config: &Config, stores: &Stores) -> Result<()> {
-    use tokenmint::store::KeyMaterial;
     match cmd {
         KeysCommand::List { json } => {
             let keys = stores.keys.list_keys().await.map_err(|e| e.to_string())?;
@@ -495,10 +496,8 @@ async fn keys(cmd: KeysCommand, config: &Config, stores: &Stores) -> Result<()> 
                     kid: &k.kid,
                     alg: k.alg.as_str(),
                     status: k.status.as_str(),
-                    kms_key: match &k.material {
-                        KeyMaterial::Kms { key_id } => Some(key_id),
-                        KeyMaterial::Local { .. } => None,
-                    },
+                    protection: k.material.kind(),
+                    kms_key: k.material.kms_key(),
                     created_at: k.created_at,
                     published_at: k.published_at,
                     activated_at: k.activated_at,

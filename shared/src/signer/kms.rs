@@ -173,7 +173,8 @@ impl Signer for KmsSigner {
     }
 }
 
-/// Builds signers for stored keys: KMS keys through `client`, local keys in process.
+/// Builds signers for stored keys: KMS keys sign through `client`, wrapped keys are decrypted
+/// through it on first use, local keys sign in process.
 pub struct KmsSignerFactory {
     pub client: Client,
 }
@@ -187,6 +188,9 @@ impl SignerFactory for KmsSignerFactory {
                 record.alg,
                 record.public_jwk.clone(),
             ))),
+            KeyMaterial::KmsWrapped { .. } => Ok(std::sync::Arc::new(
+                super::kms_wrapped::WrappedSigner::new(self.client.clone(), record)?,
+            )),
             KeyMaterial::Local { .. } => super::local::LocalSignerFactory.signer(record),
         }
     }

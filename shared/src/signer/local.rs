@@ -143,6 +143,23 @@ impl Signer for LocalKey {
     }
 }
 
+/// Seeds the process's random generator on a background thread. The first signature in a
+/// process otherwise pays for it: aws-lc seeds its generator from the operating system and a
+/// CPU-jitter entropy source, which takes tens of milliseconds of CPU once. Started at the top
+/// of a cold start, the seeding overlaps the start's network round trips (store, KMS).
+pub fn seed_rng_in_background() {
+    let spawned = std::thread::Builder::new()
+        .name("rng-seed".into())
+        .spawn(|| {
+            let mut byte = [0u8; 1];
+            // A failure here is not an error: the first signature seeds the generator then.
+            let _ = aws_lc_rs::rand::fill(&mut byte);
+        });
+    if let Err(e) = spawned {
+        tracing::debug!("rng seeding thread not started: {e}");
+    }
+}
+
 /// Builds signers from records holding local key material; each key signs on its own
 /// threads (see [`super::dedicated`]).
 #[derive(Debug, Default, Clone, Copy)]

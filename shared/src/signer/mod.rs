@@ -3,6 +3,8 @@
 pub mod dedicated;
 #[cfg(feature = "aws")]
 pub mod kms;
+#[cfg(feature = "aws")]
+pub mod kms_wrapped;
 pub mod local;
 
 use std::fmt;

@@ -87,6 +87,33 @@ pub enum KeyMaterial {
     Local { pkcs8: String },
     /// An asymmetric AWS KMS key; the private half never leaves KMS.
     Kms { key_id: String },
+    /// A software key whose PKCS#8 DER is encrypted under the symmetric KMS key
+    /// `wrapping_key` (base64url ciphertext), with the encryption context of
+    /// [`crate::signer::kms_wrapped`]: only a process allowed `kms:Decrypt` can sign with it.
+    KmsWrapped {
+        wrapping_key: String,
+        ciphertext: String,
+    },
+}
+
+impl KeyMaterial {
+    /// How the private key is protected: `local`, `kms` or `kms-wrapped`.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Local { .. } => "local",
+            Self::Kms { .. } => "kms",
+            Self::KmsWrapped { .. } => "kms-wrapped",
+        }
+    }
+
+    /// The KMS key that signs with, or wraps, this key.
+    pub fn kms_key(&self) -> Option<&str> {
+        match self {
+            Self::Local { .. } => None,
+            Self::Kms { key_id } => Some(key_id),
+            Self::KmsWrapped { wrapping_key, .. } => Some(wrapping_key),
+        }
+    }
 }
 
 impl std::fmt::Debug for KeyMaterial {
@@ -94,6 +121,10 @@ impl std::fmt::Debug for KeyMaterial {
         match self {
             Self::Local { .. } => f.write_str("Local { pkcs8: <redacted> }"),
             Self::Kms { key_id } => f.debug_struct("Kms").field("key_id", key_id).finish(),
+            Self::KmsWrapped { wrapping_key, .. } => f
+                .debug_struct("KmsWrapped")
+                .field("wrapping_key", wrapping_key)
+                .finish_non_exhaustive(),
         }
     }
 }
