@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One command for the load figures in BENCHMARKS.md: builds tokenmint in release mode, starts
+# One command for the load figures in BENCHMARKS.md: builds tokenmint for throughput (profile
+# `perf`: the release profile at opt-level 3; release itself is size-optimised for Lambda), starts
 # `tokenmint serve` over a fresh store in a temporary directory on 127.0.0.1, registers a
 # benchmark client, then runs load.sh (c=1, 16, 64) and compare.sh (against node-oidc-provider
 # 9, alternating rounds), and stops the server.
@@ -12,8 +13,8 @@ DURATION=${2:-10s}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 
-cargo build --release --locked -p tokenmint-cli >&2
-BIN=$ROOT/target/release/tokenmint
+cargo build --profile perf --locked -p tokenmint-cli >&2
+BIN=$ROOT/target/perf/tokenmint
 DATA=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 SERVER_PID=

@@ -1,6 +1,11 @@
 //! Log output: JSON lines, one per event, filtered by `RUST_LOG` (default `info`).
+//!
+//! `RUST_LOG` takes comma-separated `level` and `target=level` directives (`info`,
+//! `warn,audit=info`). A value that does not parse leaves the default, `info`.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Where log lines go.
 #[derive(Debug, Clone, Copy)]
@@ -23,19 +28,31 @@ pub struct Guard {
 /// Installs the global JSON subscriber. Calling it twice is harmless.
 #[must_use = "dropping the guard stops the background log writer"]
 pub fn init(sink: Sink) -> Guard {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // `Targets` rather than `EnvFilter`: the same directives without span and field filters,
+    // and without the regex engine, which keeps the Lambda artefacts smaller.
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let builder = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_current_span(false)
         .with_ansi(false);
     match sink {
         Sink::Stdout => {
-            let _ = builder.with_writer(std::io::stdout).try_init();
+            let _ = builder
+                .with_writer(std::io::stdout)
+                .finish()
+                .with(filter)
+                .try_init();
             Guard { _worker: None }
         }
         Sink::Stderr => {
-            let _ = builder.with_writer(std::io::stderr).try_init();
+            let _ = builder
+                .with_writer(std::io::stderr)
+                .finish()
+                .with(filter)
+                .try_init();
             Guard { _worker: None }
         }
         Sink::BufferedStdout => {
@@ -43,7 +60,7 @@ pub fn init(sink: Sink) -> Guard {
             let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
                 .lossy(false)
                 .finish(out);
-            let _ = builder.with_writer(writer).try_init();
+            let _ = builder.with_writer(writer).finish().with(filter).try_init();
             Guard {
                 _worker: Some(guard),
             }
