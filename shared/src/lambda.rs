@@ -43,7 +43,7 @@ pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> 
     if serves.contains(&Endpoint::Token) && config.signer_signs_in_process() {
         crate::signer::local::seed_rng_in_background();
     }
-    let stores = crate::setup::open_stores(&config).await?;
+    let stores = crate::setup::open_shared_stores(&config).await?;
     let app =
         Arc::new(crate::setup::build_app(config, &stores, Arc::new(crate::SystemClock)).await?);
     lambda_http::run(lambda_http::service_fn(move |req: Request| {

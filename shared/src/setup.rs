@@ -22,6 +22,8 @@ pub enum SetupError {
     Keys(#[from] KeyError),
     #[error("cannot create a signing key: {0}")]
     Signer(#[from] SignError),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Opens the stores named by the configuration.
@@ -36,6 +38,25 @@ pub async fn open_stores(config: &Config) -> Result<Stores, StoreError> {
         #[cfg(not(feature = "aws"))]
         StoreConfig::DynamoDb(_) => Err(StoreError::Unavailable(
             "this build has no AWS support (the `aws` feature is off)".into(),
+        )),
+    }
+}
+
+/// Opens the stores of a Lambda function: DynamoDB only. A SQLite file in a Lambda container
+/// is private to that container and lost with it, so clients, keys and revocations would
+/// neither be shared nor kept; the function refuses to start rather than lose them. (Leaving
+/// SQLite unreferenced also keeps it out of the function artefacts.)
+pub async fn open_shared_stores(config: &Config) -> Result<Stores, SetupError> {
+    match &config.store {
+        #[cfg(feature = "aws")]
+        StoreConfig::DynamoDb(table) => {
+            let store = crate::store::dynamodb::DynamoStore::from_env(table.as_str()).await;
+            Ok(Stores::from_one(Arc::new(store)))
+        }
+        _ => Err(SetupError::Unsupported(
+            "a Lambda function keeps its state in DynamoDB (TOKENMINT_STORE=dynamodb:TABLE): a \
+             SQLite file would be private to one container and lost with it"
+                .into(),
         )),
     }
 }

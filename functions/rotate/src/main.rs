@@ -12,7 +12,7 @@ use tokenmint_fn_rotate::{Rotator, handle};
 async fn main() -> Result<(), Error> {
     let _log = telemetry::init(telemetry::Sink::Stdout);
     let config = Config::from_env()?;
-    let stores = setup::open_stores(&config).await?;
+    let stores = setup::open_shared_stores(&config).await?;
     let rotator = Arc::new(Rotator {
         keys: stores.keys,
         source: setup::next_key_source(&config).await?,
