@@ -74,41 +74,18 @@ async fn counting_proxy(upstream: String, counts: Counts) -> String {
     format!("http://{addr}")
 }
 
-#[tokio::main]
-async fn main() {
-    let upstream = std::env::var("AWS_ENDPOINT_URL").expect("run under infra/aws-emulator.sh");
-    let table = format!("tm-calls-{}", std::process::id());
-    let ddb = DynamoStore::from_env(table.clone()).await;
-    ddb.create_table().await.unwrap();
-    let kms = aws_sdk_kms::Client::new(&setup::aws().await);
-    let key = kms
-        .create_key()
-        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
-        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
-        .send()
-        .await
-        .unwrap();
-    let key_id = key.key_metadata().unwrap().key_id().to_owned();
-    let config = Config::from_lookup(|_| None).unwrap();
-    let spec = NewClient {
-        id: "bench".into(),
-        scopes: "read".into(),
-        audiences: vec!["https://api.example.com".into()],
-        ..Default::default()
-    };
-    let (_, secret) = admin::create_client(&ddb, &config, spec, SystemClock.now())
-        .await
-        .unwrap();
+/// The API Gateway v2 event of a `client_credentials` request from `bench`.
+fn token_request(secret: &str) -> serde_json::Value {
     let auth = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("bench:{}", secret.expose()))
+        base64::engine::general_purpose::STANDARD.encode(format!("bench:{secret}"))
     );
     let body = "grant_type=client_credentials";
     let fixture = format!(
         "{}/fixtures/apigw-v2/post-form.json",
         env!("CARGO_MANIFEST_DIR")
     );
-    let event: serde_json::Value = serde_json::from_str(
+    serde_json::from_str(
         &std::fs::read_to_string(fixture)
             .unwrap()
             .replace("{{PATH}}", "/oauth2/token")
@@ -119,20 +96,67 @@ async fn main() {
                 &base64::engine::general_purpose::STANDARD.encode(body),
             ),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::main]
+async fn main() {
+    let upstream = std::env::var("AWS_ENDPOINT_URL").expect("run under infra/aws-emulator.sh");
+    let kms = aws_sdk_kms::Client::new(&setup::aws().await);
+    let key = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let wrapping = kms
+        .create_key()
+        .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+        .send()
+        .await
+        .unwrap();
+    let wrapping_id = wrapping.key_metadata().unwrap().key_id().to_owned();
+    let config = Config::from_lookup(|_| None).unwrap();
+    let spec = NewClient {
+        id: "bench".into(),
+        scopes: "read".into(),
+        audiences: vec!["https://api.example.com".into()],
+        ..Default::default()
+    };
+    // One table per signing mode: the key registry, not the configuration, decides which key
+    // signs, so a table seeded in one mode keeps that mode's key until a rotation.
+    let mut events = Vec::new();
+    for mode in ["kms", "wrapped"] {
+        let table = format!("tm-calls-{}-{mode}", std::process::id());
+        let ddb = DynamoStore::from_env(table.clone()).await;
+        ddb.create_table().await.unwrap();
+        let (_, secret) = admin::create_client(&ddb, &config, spec.clone(), SystemClock.now())
+            .await
+            .unwrap();
+        events.push((format!("dynamodb:{table}"), token_request(secret.expose())));
+    }
 
     const TOKENS: u64 = 100;
     println!("AWS calls per client_credentials token, warm token function, {TOKENS} tokens");
-    for cache in ["5s", "0"] {
+    let modes = [
+        ("5s", format!("kms:{key_id}"), &events[0]),
+        ("0", format!("kms:{key_id}"), &events[0]),
+        ("5s", format!("kms-wrapped:{wrapping_id}"), &events[1]),
+        ("0", format!("kms-wrapped:{wrapping_id}"), &events[1]),
+    ];
+    for (cache, signer, (store, event)) in modes {
         let counts: Counts = Arc::default();
         let proxy = counting_proxy(upstream.clone(), counts.clone()).await;
-        let (store, signer) = (format!("dynamodb:{table}"), format!("kms:{key_id}"));
         let env = [
             ("AWS_ENDPOINT_URL", proxy.as_str()),
             ("TOKENMINT_STORE", store.as_str()),
             ("TOKENMINT_SIGNER", signer.as_str()),
             ("TOKENMINT_ISSUER", ""),
             ("TOKENMINT_CLIENT_CACHE_TTL", cache),
+            ("TOKENMINT_SIGNING_ALG", "RS256"),
         ];
         let mut f = Function::start("token", &env).await;
         let ok = |o: Outcome| match o {
@@ -140,18 +164,20 @@ async fn main() {
             Outcome::Error(e) => panic!("the token function failed: {e}"),
         };
         assert!(ok(f.invoke(event.clone()).await), "warm-up");
-        counts.lock().unwrap().clear();
+        let cold = std::mem::take(&mut *counts.lock().unwrap());
         for _ in 0..TOKENS {
             assert!(ok(f.invoke(event.clone()).await));
         }
         let counts = counts.lock().unwrap().clone();
         let per = |op: &str| counts.get(op).copied().unwrap_or(0) as f64 / TOKENS as f64;
+        let mode = signer.split(':').next().unwrap();
         println!(
-            "client cache {cache:>3}: DynamoDB GetItem {:.2}, DynamoDB Query {:.2}, KMS Sign {:.2}, all calls {:?}",
+            "{mode:<11} client cache {cache:>2}: per token: DynamoDB GetItem {:.2}, Query {:.2}, \
+             KMS Sign {:.2}, Decrypt {:.2}; all calls {counts:?}; start + first token: {cold:?}",
             per("DynamoDB_20120810.GetItem"),
             per("DynamoDB_20120810.Query"),
             per("TrentService.Sign"),
-            counts
+            per("TrentService.Decrypt"),
         );
     }
 }

@@ -2,11 +2,13 @@
 //! under the same Runtime API peer the integration tests use. Median of 20 starts.
 //!
 //! ```sh
-//! cargo build --release --bins && cargo bench -p tokenmint-tests --bench cold_start
+//! cargo build --release --bins
+//! bash -c 'source infra/aws-emulator.sh && aws_emulator_start && cargo bench -p tokenmint-tests --bench cold_start'
 //! ```
 //!
-//! The functions run over the embedded store and a local key, so the figure is the process's
-//! own start-up (configuration, store, key ring, runtime loop), not network latency.
+//! The functions run as on AWS: over DynamoDB and KMS, here moto server on loopback, so each
+//! figure includes moto's latency for every call a cold start makes (AWS SDK configuration,
+//! the key registry, the client record, a KMS call), as well as the process's own start-up.
 
 #![allow(clippy::unwrap_used)]
 
@@ -15,10 +17,12 @@ mod runtime_api;
 
 use std::time::Instant;
 
+use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use base64::Engine as _;
 use runtime_api::{Function, Outcome};
 use serde_json::{Value, json};
 use tokenmint::admin::{self, NewClient};
+use tokenmint::store::dynamodb::DynamoStore;
 use tokenmint::{Clock, Config, SystemClock, setup};
 
 const RUNS: usize = 20;
@@ -32,6 +36,41 @@ fn event(fixture: &str, pairs: &[(&str, &str)]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// A `client_credentials` request to `path` from client `bench` with `secret`.
+fn form_for(path: &str, secret: &str) -> Value {
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("bench:{secret}"))
+    );
+    let body = "grant_type=client_credentials";
+    event(
+        "post-form.json",
+        &[
+            ("PATH", path),
+            ("AUTHORIZATION", &auth),
+            ("CONTENT_LENGTH", &body.len().to_string()),
+            (
+                "BODY_BASE64",
+                &base64::engine::general_purpose::STANDARD.encode(body),
+            ),
+        ],
+    )
+}
+
+/// Registers the client `bench` and returns its secret.
+async fn bench_client(clients: &dyn tokenmint::store::ClientStore, config: &Config) -> String {
+    let spec = NewClient {
+        id: "bench".into(),
+        scopes: "read".into(),
+        audiences: vec!["https://api.example.com".into()],
+        ..Default::default()
+    };
+    let (_, secret) = admin::create_client(clients, config, spec, SystemClock.now())
+        .await
+        .unwrap();
+    secret.expose().to_owned()
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -39,46 +78,35 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let dir = std::env::temp_dir().join(format!("tokenmint-cold-{}", std::process::id()));
-    let db = dir.join("t.db");
-    let store = format!("sqlite:{}", db.display());
-    let config = Config::from_lookup(|k| (k == "TOKENMINT_STORE").then(|| store.clone())).unwrap();
-    let stores = setup::open_stores(&config).await.unwrap();
-    setup::ensure_signing_key(&config, &stores, &SystemClock)
-        .await
-        .unwrap();
-    let (_, secret) = admin::create_client(
-        stores.clients.as_ref(),
-        &config,
-        NewClient {
-            id: "bench".into(),
-            scopes: "read".into(),
-            audiences: vec!["https://api.example.com".into()],
-            ..Default::default()
-        },
-        SystemClock.now(),
-    )
-    .await
-    .unwrap();
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("bench:{}", secret.expose()))
-    );
-    let body = "grant_type=client_credentials";
-    let form = |path: &str| {
-        event(
-            "post-form.json",
-            &[
-                ("PATH", path),
-                ("AUTHORIZATION", &auth),
-                ("CONTENT_LENGTH", &body.len().to_string()),
-                (
-                    "BODY_BASE64",
-                    &base64::engine::general_purpose::STANDARD.encode(body),
-                ),
-            ],
-        )
+    std::env::var("AWS_ENDPOINT_URL")
+        .expect("AWS_ENDPOINT_URL is not set: start moto with infra/aws-emulator.sh first");
+    let kms = aws_sdk_kms::Client::new(&setup::aws().await);
+    let new_key = |spec: KeySpec, usage: KeyUsageType| {
+        let kms = kms.clone();
+        async move {
+            let out = kms
+                .create_key()
+                .key_spec(spec)
+                .key_usage(usage)
+                .send()
+                .await
+                .unwrap();
+            out.key_metadata().unwrap().key_id().to_owned()
+        }
     };
+    let rsa = format!(
+        "kms:{}",
+        new_key(KeySpec::Rsa2048, KeyUsageType::SignVerify).await
+    );
+    let wrapped = format!(
+        "kms-wrapped:{}",
+        new_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await
+    );
+    println!(
+        "function, signing mode       median_ms  min_ms  max_ms  (process start -> first answer, {RUNS} runs)"
+    );
+    let (kms_env, kms_secret) = deployment(&rsa).await;
+    let form = |path: &str| form_for(path, &kms_secret);
     let cases: Vec<(&str, Value)> = vec![
         ("token", form("/oauth2/token")),
         (
@@ -86,42 +114,98 @@ async fn main() {
             event("get.json", &[("PATH", "/.well-known/jwks.json")]),
         ),
         ("introspect", form("/oauth2/revoke")),
-        ("cc-hook", json!({"version": 1})),
         (
             "rotate",
             json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
         ),
     ];
-    let env = [
-        ("TOKENMINT_STORE", store.as_str()),
-        ("TOKENMINT_ISSUER", ""),
-    ];
-    println!(
-        "function     median_ms  min_ms  max_ms  (process start -> first answer, {RUNS} runs)"
-    );
     for (name, ev) in cases {
-        let mut times = Vec::new();
-        for _ in 0..RUNS {
-            let started = Instant::now();
-            let mut f = Function::start(name, &env).await;
-            let outcome = f.invoke(ev.clone()).await;
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
-            match outcome {
-                Outcome::Error(e) => panic!("{name} failed: {e}"),
-                // HTTP functions answer an API Gateway response; none may be a server error.
-                Outcome::Response(r) => {
-                    assert!(
-                        r["statusCode"].as_u64().is_none_or(|s| s < 500),
-                        "{name}: {r}"
-                    )
-                }
+        measure(name, "kms", &kms_env, &ev).await;
+    }
+    let (wrapped_env, wrapped_secret) = deployment(&wrapped).await;
+    let first = form_for("/oauth2/token", &wrapped_secret);
+    measure("token", "kms-wrapped", &wrapped_env, &first).await;
+    measure("cc-hook", "-", &[], &json!({"version": 1})).await;
+    moto_baseline(&kms_env).await;
+}
+
+/// The latency of one DynamoDB call to moto from a warm client, measured in the same run: the
+/// unit in which the figures above pay for the calls a cold start makes.
+async fn moto_baseline(env: &[(String, String)]) {
+    use tokenmint::store::KeyStore;
+
+    let table = env[0].1.trim_start_matches("dynamodb:").to_owned();
+    let store = DynamoStore::from_env(table).await;
+    store.list_keys().await.unwrap();
+    let mut times = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        store.list_keys().await.unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "baseline: one DynamoDB Query to moto, warm client: median {:.2} ms",
+        median(times)
+    );
+}
+
+/// A fresh table with a registered key (RS256) and client `bench`: the environment the
+/// template gives a function, and the client's secret.
+async fn deployment(signer: &str) -> (Vec<(String, String)>, String) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let table = format!(
+        "tm-cold-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    DynamoStore::from_env(table.clone())
+        .await
+        .create_table()
+        .await
+        .unwrap();
+    let env: Vec<(String, String)> = [
+        ("TOKENMINT_STORE", format!("dynamodb:{table}")),
+        ("TOKENMINT_SIGNER", signer.to_owned()),
+        ("TOKENMINT_SIGNING_ALG", "RS256".into()),
+        ("TOKENMINT_ISSUER", String::new()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let config =
+        Config::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap();
+    let stores = setup::open_stores(&config).await.unwrap();
+    setup::ensure_signing_key(&config, &stores, &SystemClock)
+        .await
+        .unwrap();
+    let secret = bench_client(stores.clients.as_ref(), &config).await;
+    (env, secret)
+}
+
+/// Starts `name` RUNS times and prints the median time to its first answer.
+async fn measure(name: &str, mode: &str, env: &[(String, String)], first: &Value) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut times = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let mut f = Function::start(name, &env).await;
+        let outcome = f.invoke(first.clone()).await;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        match outcome {
+            Outcome::Error(e) => panic!("{name} failed: {e}"),
+            // HTTP functions answer an API Gateway response; none may be a server error.
+            Outcome::Response(r) => {
+                assert!(
+                    r["statusCode"].as_u64().is_none_or(|s| s < 500),
+                    "{name}: {r}"
+                )
             }
         }
-        let (min, max) = (
-            times.iter().copied().fold(f64::MAX, f64::min),
-            times.iter().copied().fold(0.0, f64::max),
-        );
-        println!("{name:<12} {:>9.2} {min:>7.2} {max:>7.2}", median(times));
     }
-    let _ = std::fs::remove_dir_all(dir);
+    let (min, max) = (
+        times.iter().copied().fold(f64::MAX, f64::min),
+        times.iter().copied().fold(0.0, f64::max),
+    );
+    let label = format!("{name}, {mode}");
+    println!("{label:<28} {:>9.2} {min:>7.2} {max:>7.2}", median(times));
 }
