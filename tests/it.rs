@@ -10,10 +10,12 @@ mod it {
     mod abuse;
     mod dynamodb;
     mod faults;
+    mod hook;
     mod introspect;
     mod kms;
     mod kms_wrapped;
     mod lambda;
+    mod lambda_hook;
     mod metadata;
     mod outage;
     mod revoke;

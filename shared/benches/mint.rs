@@ -22,6 +22,8 @@ fn claims() -> AccessTokenClaims {
         jti: "yxwRhAdebuK7fH7sdWfIkw".into(),
         client_id: "build-api".into(),
         scope: "read write".into(),
+        dlg: vec![],
+        extra: Default::default(),
     }
 }
 
@@ -81,6 +83,7 @@ fn endpoint(c: &mut Criterion) {
     use tokenmint::{Config, SystemClock, setup};
 
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("runtime");
     let config = Arc::new(
@@ -132,6 +135,108 @@ fn endpoint(c: &mut Criterion) {
             r
         })
     });
+
+    // The same request from a client whose tokens go through the in-process default hook
+    // (two attributes become namespaced claims).
+    let hooked = NewClient {
+        id: "hooked".into(),
+        scopes: "read write".into(),
+        audiences: vec!["https://api.example.com".into()],
+        hook: true,
+        attributes: vec!["partner_id=p-17".into(), "tenant=acme".into()],
+        ..Default::default()
+    };
+    let (_, hooked_secret) = rt
+        .block_on(admin::create_client(
+            stores.clients.as_ref(),
+            &config,
+            hooked,
+            0,
+        ))
+        .expect("client");
+    let hooked_auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("hooked:{}", hooked_secret.expose()))
+    );
+    let hooked_request = || {
+        http::Request::post("/oauth2/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", &hooked_auth)
+            .body(body.clone())
+            .expect("request")
+    };
+    c.bench_function("ES256/token_endpoint_with_hook", |b| {
+        b.to_async(&rt).iter(|| async {
+            let r = app.handle(hooked_request()).await;
+            assert_eq!(r.status(), 200);
+            r
+        })
+    });
+
+    // And through a webhook on loopback that answers the same two claims.
+    let url = rt.block_on(webhook_receiver());
+    let webhook_config = Arc::new(
+        Config::from_lookup(|k| match k {
+            "TOKENMINT_ISSUER" => Some("https://auth.example.com".into()),
+            "TOKENMINT_HOOK" => Some(url.clone()),
+            "TOKENMINT_HOOK_SECRET" => Some("bench-secret-0123456789".into()),
+            _ => None,
+        })
+        .expect("config"),
+    );
+    let webhook_app = rt
+        .block_on(setup::build_app(
+            webhook_config,
+            &stores,
+            Arc::new(SystemClock),
+        ))
+        .expect("app");
+    c.bench_function("ES256/token_endpoint_with_webhook", |b| {
+        b.to_async(&rt).iter(|| async {
+            let r = webhook_app.handle(hooked_request()).await;
+            assert_eq!(r.status(), 200);
+            r
+        })
+    });
+}
+
+/// A webhook on loopback answering two claims, on its own thread and runtime.
+async fn webhook_receiver() -> String {
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", std_listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            std_listener.set_nonblocking(true).expect("nonblocking");
+            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
+            let answer = bytes::Bytes::from_static(
+                br#"{"claims":{"https://auth.example.com/claims/partner_id":"p-17","https://auth.example.com/claims/tenant":"acme"}}"#,
+            );
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let answer = answer.clone();
+                let service = hyper::service::service_fn(move |_req| {
+                    let answer = answer.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(answer),
+                        ))
+                    }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                );
+            }
+        });
+    });
+    url
 }
 
 criterion_group!(endpoints, endpoint);

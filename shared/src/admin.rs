@@ -4,7 +4,10 @@
 
 use crate::clock::UnixTime;
 use crate::config::Config;
-use crate::domain::{Audience, Client, ClientId, ClientSecret, GrantType, ScopeSet, SecretEntry};
+use crate::domain::{
+    Audience, Client, ClientAttribute, ClientId, ClientSecret, GrantType, InvalidAttribute,
+    ScopeSet, SecretEntry,
+};
 use crate::store::{ClientStore, StoreError};
 
 /// The most bytes a client's space-separated scopes may take: a bound on every token's size
@@ -36,6 +39,10 @@ pub struct NewClient {
     pub audiences: Vec<String>,
     pub ttl: Option<u64>,
     pub introspect: bool,
+    /// Tokens go through the claims hook.
+    pub hook: bool,
+    /// `name=value` or `name=value@scope` (docs/hook.md).
+    pub attributes: Vec<String>,
 }
 
 /// Registers a client and returns it with its secret, which is not stored and cannot be shown
@@ -83,6 +90,16 @@ pub async fn create_client(
             )));
         }
     }
+    let mut attributes: Vec<ClientAttribute> = Vec::new();
+    for a in &spec.attributes {
+        let attr: ClientAttribute = a
+            .parse()
+            .map_err(|e: InvalidAttribute| invalid(e.to_string()))?;
+        if attributes.iter().any(|x| x.name == attr.name) {
+            return Err(invalid(format!("attribute {:?} is given twice", attr.name)));
+        }
+        attributes.push(attr);
+    }
     let secret = ClientSecret::generate();
     let client = Client {
         id,
@@ -97,6 +114,8 @@ pub async fn create_client(
         token_ttl: spec.ttl,
         grants: vec![GrantType::ClientCredentials],
         introspect: spec.introspect,
+        hook: spec.hook,
+        attributes,
         disabled: false,
         created_at: now,
         version: 1,

@@ -16,6 +16,7 @@
 //! | `TOKENMINT_INSECURE_LOCAL_KEY` | `1` allows a `local` key in a `dynamodb:` store | unset |
 //! | `TOKENMINT_KEY_ROTATION_PERIOD` | age at which the active signing key is replaced | `30d` |
 //! | `TOKENMINT_KMS_KEYS` | further KMS keys rotation promotes in turn (comma-separated) | none |
+//! | `TOKENMINT_HOOK`, `TOKENMINT_HOOK_*`, `TOKENMINT_CLAIMS_*` | the claims hook ([`crate::hook::config`]) | in process |
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,15 +71,9 @@ impl Issuer {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(bad("must not have a query or fragment (RFC 8414 §2)"));
         }
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
         match url.scheme() {
             "https" => {}
-            "http" if loopback => {}
+            "http" if is_loopback(&url) => {}
             _ => return Err(bad("must use https (http only on a loopback host)")),
         }
         if !url.username().is_empty() || url.password().is_some() {
@@ -126,6 +121,8 @@ pub struct Config {
     /// Further KMS keys that rotation promotes in turn with the one in `TOKENMINT_SIGNER`
     /// (`TOKENMINT_KMS_KEYS`, comma-separated ids or ARNs).
     pub kms_rotation_keys: Vec<String>,
+    /// The claims hook (`TOKENMINT_HOOK*`, `TOKENMINT_CLAIMS_*`; see [`crate::hook::config`]).
+    pub hook: crate::hook::config::HookConfig,
 }
 
 impl Config {
@@ -196,14 +193,9 @@ impl Config {
             insecure_local_key: get("TOKENMINT_INSECURE_LOCAL_KEY").as_deref() == Some("1"),
             key_rotation_period: secs("TOKENMINT_KEY_ROTATION_PERIOD", 30 * 86_400)?,
             kms_rotation_keys: get("TOKENMINT_KMS_KEYS")
-                .map(|v| {
-                    v.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
+                .map(|v| comma_list(&v))
                 .unwrap_or_default(),
+            hook: crate::hook::config::HookConfig::from_lookup(&get)?,
         };
         config.validate()
     }
@@ -270,6 +262,26 @@ fn is_table_name(s: &str) -> bool {
 }
 
 /// Parses "90", "90s", "15m", "1h", "2d" or humantime forms like "1h 30m" into seconds.
+/// Whether `url` names this machine (`localhost` or a loopback address): the only hosts plain
+/// http is allowed for.
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// The non-empty, trimmed items of a comma-separated setting.
+pub fn comma_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 pub fn parse_duration(s: &str) -> Result<u64, String> {
     let s = s.trim();
     if let Ok(n) = s.parse::<u64>() {

@@ -10,12 +10,13 @@ use http::{Method, Request, Response, StatusCode};
 use crate::audit;
 use crate::clock::Clock;
 use crate::config::{Config, Issuer};
+use crate::hook::ClaimsHook;
 use crate::keys::KeyRing;
 use crate::oauth::grants::Policy;
 use crate::oauth::metadata::{self, *};
 use crate::oauth::{OAuthError, introspection, response, revocation, token};
-use crate::store::RevocationStore;
 use crate::store::cache::ClientCache;
+use crate::store::{DelegationStore, RevocationStore};
 
 /// The issuer's endpoints and the services they run on.
 pub struct App {
@@ -24,6 +25,9 @@ pub struct App {
     pub clients: ClientCache,
     pub keys: KeyRing,
     pub revocations: Arc<dyn RevocationStore>,
+    pub delegations: Arc<dyn DelegationStore>,
+    /// The claims hook clients with `hook` enabled go through.
+    pub hook: Arc<dyn ClaimsHook>,
     /// The site of the configured issuer, or `None` when each request names it (Lambda behind
     /// API Gateway with an empty `TOKENMINT_ISSUER`).
     fixed: Option<Arc<Site>>,
@@ -36,6 +40,9 @@ pub struct App {
 pub struct Site {
     pub issuer: Issuer,
     pub policy: Policy,
+    /// The prefix of custom claim names: `TOKENMINT_CLAIMS_NAMESPACE`, else
+    /// `<issuer>/claims/`.
+    pub claims_namespace: String,
     metadata: Bytes,
     issuer_path: String,
     /// RFC 8414 §3: `/.well-known/oauth-authorization-server` followed by the issuer's path.
@@ -54,6 +61,11 @@ impl Site {
                 default_ttl: config.default_ttl,
                 max_ttl: config.max_ttl,
             },
+            claims_namespace: config
+                .hook
+                .namespace
+                .clone()
+                .unwrap_or_else(|| format!("{}/claims/", issuer.base())),
             issuer,
         }
     }
@@ -99,6 +111,8 @@ impl App {
         clients: ClientCache,
         keys: KeyRing,
         revocations: Arc<dyn RevocationStore>,
+        delegations: Arc<dyn DelegationStore>,
+        hook: Arc<dyn ClaimsHook>,
     ) -> Self {
         let fixed = config
             .issuer
@@ -110,6 +124,8 @@ impl App {
             clients,
             keys,
             revocations,
+            delegations,
+            hook,
             fixed,
             derived: Mutex::new(HashMap::new()),
         }

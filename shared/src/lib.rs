@@ -5,6 +5,7 @@
 //! - [`domain`]: pure data (client ids, scopes, audiences, claims); no I/O.
 //! - [`jwt`] and [`signer`]: JWS compact serialisation, signing keys, strict validation.
 //! - [`store`]: narrow storage ports with SQLite (embedded) and in-memory adapters.
+//! - [`hook`]: the claims-hook contract, its guard rails and adapters.
 //! - [`oauth`]: the protocol rules of each endpoint (RFC 6749, 7009, 7662, 8414, 8707, 9068).
 //! - [`http`]: `http::Request` in, `http::Response` out; the one code path every adapter calls.
 
@@ -13,6 +14,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod hook;
 pub mod http;
 pub mod jwt;
 pub mod keys;

@@ -195,11 +195,42 @@ pub async fn build_app(
         Arc::clone(&clock),
         config.client_cache_ttl,
     );
+    let hook = claims_hook(&config, stores, &clock).await?;
     Ok(App::new(
         config,
         clock,
         clients,
         keys,
         Arc::clone(&stores.revocations),
+        Arc::clone(&stores.delegations),
+        hook,
     ))
+}
+
+/// The claims hook named by the configuration.
+pub async fn claims_hook(
+    config: &Config,
+    stores: &Stores,
+    clock: &Arc<dyn Clock>,
+) -> Result<Arc<dyn crate::hook::ClaimsHook>, SetupError> {
+    use crate::hook::config::HookTarget;
+    match &config.hook.target {
+        HookTarget::Default => Ok(Arc::new(crate::hook::in_process::DefaultHook {
+            delegations: Arc::clone(&stores.delegations),
+            clock: Arc::clone(clock),
+        })),
+        HookTarget::Webhook { url, secret } => Ok(Arc::new(
+            crate::hook::webhook::Webhook::new(url, secret.clone(), Arc::clone(clock))
+                .map_err(SetupError::Unsupported)?,
+        )),
+        #[cfg(feature = "aws")]
+        HookTarget::Lambda(function) => Ok(Arc::new(crate::hook::lambda::LambdaHook::new(
+            aws_sdk_lambda::Client::new(&aws().await),
+            function.clone(),
+        ))),
+        #[cfg(not(feature = "aws"))]
+        HookTarget::Lambda(_) => Err(SetupError::Unsupported(
+            "TOKENMINT_HOOK=lambda: needs a build with the `aws` feature".into(),
+        )),
+    }
 }

@@ -125,7 +125,7 @@ async fn main() {
     let (wrapped_env, wrapped_secret) = deployment(&wrapped).await;
     let first = form_for("/oauth2/token", &wrapped_secret);
     measure("token", "kms-wrapped", &wrapped_env, &first).await;
-    measure("cc-hook", "-", &[], &json!({"version": 1})).await;
+    measure("cc-hook", "-", &kms_env, &event("cc-hook.json", &[])).await;
     moto_baseline(&kms_env).await;
 }
 

@@ -120,8 +120,7 @@ impl Server {
             scopes: "read write".into(),
             default_scopes: Some("read".into()),
             audiences: vec![API.into(), "billing".into()],
-            ttl: None,
-            introspect: false,
+            ..Default::default()
         })
         .await
     }
@@ -286,6 +285,7 @@ impl Flaky {
         Stores {
             clients: flaky.clone(),
             keys: Arc::clone(&flaky.inner.keys),
+            delegations: Arc::clone(&flaky.inner.delegations),
             revocations: flaky,
         }
     }

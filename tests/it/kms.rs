@@ -41,6 +41,8 @@ fn claims(i: usize) -> AccessTokenClaims {
         jti: format!("jti-{i}"),
         client_id: format!("client-{i}"),
         scope: "read".into(),
+        dlg: vec![],
+        extra: Default::default(),
     }
 }
 
@@ -219,9 +221,14 @@ async fn the_largest_token_policy_allows_fits_the_kms_bound_with_room_for_hook_c
         audience.as_str()
     );
     let signing_input = token.rfind('.').unwrap();
-    // Room left for the claims hook's 1 KiB budget once base64url-encoded (4/3 of it).
+    // Room left for what a claims hook can add, base64url-encoded (4/3): its 1 KiB claims
+    // budget, and a `dlg` claim of at most 4 delegation ids of at most 64 bytes.
+    use tokenmint::hook::config::MAX_CLAIMS_BUDGET;
+    use tokenmint::hook::guard::{MAX_DELEGATION_ID_BYTES, MAX_DELEGATIONS};
+    let dlg = r#","dlg":[]"#.len() + MAX_DELEGATIONS * (MAX_DELEGATION_ID_BYTES + 3);
+    let hook_room = (MAX_CLAIMS_BUDGET + dlg).div_ceil(3) * 4;
     assert!(
-        signing_input + 1366 <= KMS_RAW_MESSAGE_LIMIT,
-        "signing input of {signing_input} bytes leaves no room for hook claims"
+        signing_input + hook_room <= KMS_RAW_MESSAGE_LIMIT,
+        "signing input of {signing_input} bytes leaves no room for {hook_room} bytes of hook claims"
     );
 }

@@ -188,14 +188,55 @@ async fn end_to_end(signer: &str) {
 }
 
 #[tokio::test]
-async fn the_hook_function_answers_its_json_events() {
-    let mut hook = Function::start("cc-hook", &[]).await;
+async fn the_hook_function_decides_from_delegations_in_dynamodb() {
+    use tokenmint::domain::{Delegation, ScopeSet};
+    use tokenmint::store::DelegationStore;
+
+    let table = fresh_table().await;
+    table
+        .put_delegation(&Delegation {
+            id: "d-123".into(),
+            delegator: "user:u-123".parse().unwrap(),
+            delegate: "client:build-api".parse().unwrap(),
+            scopes: ScopeSet::parse("update:builds").unwrap(),
+            expires_at: None,
+            created_by: "test".into(),
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+    let store = format!("dynamodb:{}", table.table());
+    // What the template sets (the signer is not used by the hook).
+    let env = [
+        ("TOKENMINT_STORE", store.as_str()),
+        ("TOKENMINT_SIGNER", "kms:alias/unused-by-the-hook"),
+    ];
+    let mut hook = Function::start("cc-hook", &env).await;
     let event = fixture("cc-hook.json", &[]);
-    match hook.invoke(event).await {
-        Outcome::Response(r) => assert_eq!(r, serde_json::json!({"claims": {}})),
+    match hook.invoke(event.clone()).await {
+        Outcome::Response(r) => assert_eq!(
+            r,
+            serde_json::json!({
+                "claims": {
+                    "https://auth.example.com/claims/partner_id": "p-17",
+                    "https://auth.example.com/claims/user_id": "u-123"
+                },
+                "delegations": ["d-123"]
+            })
+        ),
         other => panic!("{other:?}"),
     }
-    let mut bad = fixture("cc-hook.json", &[]);
+    // A user who delegated nothing to this client: denied, whatever the client claims.
+    let mut stranger = event.clone();
+    stranger["parameters"]["user_id"] = "u-999".into();
+    match hook.invoke(stranger).await {
+        Outcome::Response(r) => {
+            let reason = r["deny"]["reason"].as_str().unwrap();
+            assert!(reason.contains("user:u-999"), "{r}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut bad = event;
     bad["version"] = 99.into();
     match hook.invoke(bad).await {
         Outcome::Error(e) => {

@@ -1,26 +1,21 @@
-//! The client-credentials exchange hook: a Lambda function that receives a JSON event and
-//! answers with the custom claims to add to a token. This build answers every version-1 event
-//! with no claims; the token function does not call it yet.
+//! The client-credentials exchange hook as a Lambda function: the token function invokes it
+//! synchronously with a contract-version-1 event (docs/hook.md) and it answers with the
+//! default hook's decision, from the delegations and client attributes in DynamoDB.
 
-use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokenmint::hook::in_process::DefaultHook;
+use tokenmint::hook::{CONTRACT_VERSION, ClaimsHook, HookEvent, HookFailure};
 
-/// The hook event (contract version 1). Unknown members are ignored.
-#[derive(Debug, Deserialize)]
-pub struct HookEvent {
-    pub version: u32,
-}
-
-/// The hook response: claims to add, by their full names.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct HookResponse {
-    pub claims: serde_json::Map<String, serde_json::Value>,
-}
-
-/// Why an event was refused.
+/// Why an event got no decision. The token function treats these as the hook failing:
+/// no token.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    #[error("unsupported hook event version {0}")]
+    #[error("unsupported hook event version {0}; this hook speaks version {CONTRACT_VERSION}")]
     Version(u32),
+    #[error("malformed hook event: {0}")]
+    Event(String),
+    #[error(transparent)]
+    Hook(#[from] HookFailure),
 }
 
 impl From<HookError> for lambda_runtime::Diagnostic {
@@ -32,24 +27,16 @@ impl From<HookError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Decides the claims for one event.
-pub async fn handle(event: HookEvent) -> Result<HookResponse, HookError> {
-    if event.version != 1 {
-        return Err(HookError::Version(event.version));
+/// Decides one event: `{"claims": ...}` or `{"deny": {"reason": ...}}`.
+pub async fn handle(hook: &DefaultHook, event: Value) -> Result<Value, HookError> {
+    // The version is checked before the rest, so a newer event gets a clear answer.
+    let version = event.get("version").and_then(Value::as_u64).unwrap_or(0);
+    if version != u64::from(CONTRACT_VERSION) {
+        return Err(HookError::Version(
+            u32::try_from(version).unwrap_or(u32::MAX),
+        ));
     }
-    Ok(HookResponse {
-        claims: serde_json::Map::new(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn answers_version_one_only() {
-        let ok = handle(HookEvent { version: 1 }).await.unwrap();
-        assert!(ok.claims.is_empty());
-        assert!(handle(HookEvent { version: 2 }).await.is_err());
-    }
+    let event: HookEvent =
+        serde_json::from_value(event).map_err(|e| HookError::Event(e.to_string()))?;
+    Ok(hook.call(&event).await?.to_json())
 }

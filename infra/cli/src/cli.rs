@@ -49,6 +49,12 @@ enum Command {
         /// Create (or re-key) a client named "demo" and print a curl command that gets a token.
         #[arg(long)]
         demo: bool,
+        /// Call this webhook as the claims hook instead of the in-process default hook.
+        #[arg(long, env = "TOKENMINT_HOOK", requires = "hook_secret")]
+        hook: Option<String>,
+        /// The webhook's HMAC secret (docs/hook.md).
+        #[arg(long, env = "TOKENMINT_HOOK_SECRET", hide_env_values = true)]
+        hook_secret: Option<String>,
     },
     /// Register and manage clients.
     #[command(subcommand)]
@@ -62,6 +68,9 @@ enum Command {
     /// Signing keys: list them, rotate by hand.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Delegations: let a user or client act for another, within scopes.
+    #[command(subcommand)]
+    Delegation(crate::delegation::DelegationCommand),
 }
 
 #[derive(Subcommand)]
@@ -106,6 +115,13 @@ enum ClientCommand {
         /// Allow this client to call the introspection endpoint.
         #[arg(long)]
         introspect: bool,
+        /// Send this client's tokens through the claims hook (docs/hook.md).
+        #[arg(long)]
+        hook: bool,
+        /// A business attribute the default hook issues as a claim: name=value, or
+        /// name=value@scope to issue it only with that scope (repeatable).
+        #[arg(long = "attr")]
+        attributes: Vec<String>,
         /// Print {"client_id": ..., "client_secret": ...} as JSON.
         #[arg(long)]
         json: bool,
@@ -144,10 +160,27 @@ enum TokenCommand {
 
 pub async fn run(args: Args) -> Result<()> {
     match args.command {
-        Command::Serve { addr, issuer, demo } => serve(&args.data, addr, issuer, demo).await,
+        Command::Serve {
+            addr,
+            issuer,
+            demo,
+            hook,
+            hook_secret,
+        } => {
+            let hook = hook.map(|url| (url, hook_secret.unwrap_or_default()));
+            serve(&args.data, addr, issuer, demo, hook).await
+        }
+        Command::Delegation(cmd) => {
+            let _log = telemetry::init(Sink::Stderr);
+            let config = config(&args.data, None, None)?;
+            let stores = setup::open_stores(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::delegation::run(cmd, &stores).await
+        }
         Command::Client(cmd) => {
             let _log = telemetry::init(Sink::Stderr);
-            let config = config(&args.data, None)?;
+            let config = config(&args.data, None, None)?;
             let stores = setup::open_stores(&config)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -158,7 +191,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::Keys(cmd) => {
             let _log = telemetry::init(Sink::Stderr);
-            let config = config(&args.data, None)?;
+            let config = config(&args.data, None, None)?;
             let stores = setup::open_stores(&config)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -169,7 +202,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::Store(StoreCommand::Init) => {
             let _log = telemetry::init(Sink::Stderr);
-            let config = config(&args.data, None)?;
+            let config = config(&args.data, None, None)?;
             let tokenmint::config::StoreConfig::DynamoDb(table) = &config.store else {
                 return Err(
                     "store init creates a DynamoDB table: set TOKENMINT_STORE=dynamodb:TABLE \
@@ -189,10 +222,16 @@ pub async fn run(args: Args) -> Result<()> {
 }
 
 /// Configuration from the environment, with the CLI's own flags taking precedence.
-fn config(data: &std::path::Path, issuer: Option<String>) -> Result<Config> {
+fn config(
+    data: &std::path::Path,
+    issuer: Option<String>,
+    hook: Option<(String, String)>,
+) -> Result<Config> {
     let data = data.display().to_string();
     Config::from_lookup(|k| match k {
         "TOKENMINT_DATA" => Some(data.clone()),
+        "TOKENMINT_HOOK" if hook.is_some() => hook.as_ref().map(|h| h.0.clone()),
+        "TOKENMINT_HOOK_SECRET" if hook.is_some() => hook.as_ref().map(|h| h.1.clone()),
         "TOKENMINT_ISSUER" => issuer
             .clone()
             .or_else(|| std::env::var(k).ok())
@@ -207,6 +246,7 @@ async fn serve(
     addr: SocketAddr,
     issuer: Option<String>,
     demo: bool,
+    hook: Option<(String, String)>,
 ) -> Result<()> {
     let _log = telemetry::init(Sink::BufferedStdout);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -223,7 +263,7 @@ async fn serve(
             ));
         }
     };
-    let config = Arc::new(config(data, Some(issuer))?);
+    let config = Arc::new(config(data, Some(issuer), hook)?);
     let stores = setup::open_stores(&config)
         .await
         .map_err(|e| e.to_string())?;
@@ -269,6 +309,7 @@ async fn demo_client(config: &Config, stores: &Stores, now: u64, local: SocketAd
         audiences: vec!["https://api.example.com".into()],
         ttl: None,
         introspect: true,
+        ..Default::default()
     };
     let secret = match admin::create_client(stores.clients.as_ref(), config, spec, now).await {
         Ok((_, s)) => s,
@@ -300,6 +341,8 @@ struct ClientView<'a> {
     token_ttl: Option<u64>,
     grants: Vec<&'static str>,
     introspect: bool,
+    hook: bool,
+    attributes: &'a [tokenmint::domain::ClientAttribute],
     disabled: bool,
     created_at: u64,
     secrets: Vec<SecretView>,
@@ -321,6 +364,8 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             token_ttl: c.token_ttl,
             grants: c.grants.iter().map(|g| g.as_str()).collect(),
             introspect: c.introspect,
+            hook: c.hook,
+            attributes: &c.attributes,
             disabled: c.disabled,
             created_at: c.created_at,
             secrets: c
@@ -353,6 +398,8 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
             audiences,
             ttl,
             introspect,
+            hook,
+            attributes,
             json,
         } => {
             let spec = NewClient {
@@ -362,6 +409,8 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
                 audiences,
                 ttl,
                 introspect,
+                hook,
+                attributes,
             };
             let (c, secret) = admin::create_client(store, config, spec, now)
                 .await

@@ -1,6 +1,7 @@
 //! `tokenmint`: run the local server and administer clients.
 
 mod cli;
+mod delegation;
 
 use std::process::ExitCode;
 

@@ -325,3 +325,160 @@ fn keys_rotate_and_list() {
     assert_eq!(json(&run(&d, &["keys", "rotate"])), serde_json::json!([]));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn delegation_grant_list_revoke() {
+    let d = data_dir("delegations");
+    let granted = json(&run(
+        &d,
+        &[
+            "delegation",
+            "grant",
+            "--delegator",
+            "minor-7",
+            "--delegate",
+            "user:guardian-3",
+            "--scope",
+            "accounts:read pay",
+            "--expires",
+            "2099-01-01T00:00:00Z",
+            "--json",
+        ],
+    ));
+    assert_eq!(granted["delegator"], "user:minor-7");
+    assert_eq!(granted["delegate"], "user:guardian-3");
+    assert_eq!(granted["scope"], "accounts:read pay");
+    assert_eq!(granted["expires_at"], 4_070_908_800u64);
+    let id = granted["id"].as_str().unwrap().to_owned();
+    let listed = json(&run(
+        &d,
+        &[
+            "delegation",
+            "list",
+            "--delegate",
+            "user:guardian-3",
+            "--json",
+        ],
+    ));
+    assert_eq!(listed[0]["id"], id.as_str());
+    let by_delegator = json(&run(
+        &d,
+        &[
+            "delegation",
+            "list",
+            "--delegator",
+            "user:minor-7",
+            "--json",
+        ],
+    ));
+    assert_eq!(by_delegator.as_array().unwrap().len(), 1);
+
+    let revoked = run(
+        &d,
+        &[
+            "delegation",
+            "revoke",
+            "--delegator",
+            "minor-7",
+            "--delegate",
+            "user:guardian-3",
+        ],
+    );
+    assert!(revoked.status.success());
+    assert!(String::from_utf8_lossy(&revoked.stderr).contains(&id));
+    let again = run(
+        &d,
+        &[
+            "delegation",
+            "revoke",
+            "--delegator",
+            "minor-7",
+            "--delegate",
+            "user:guardian-3",
+        ],
+    );
+    assert_one_sentence_error(&again, "no delegation");
+
+    let bad = |args: &[&str], msg: &str| {
+        let mut all = vec!["delegation", "grant"];
+        all.extend_from_slice(args);
+        assert_one_sentence_error(&run(&d, &all), msg);
+    };
+    bad(
+        &[
+            "--delegator",
+            "client:a b",
+            "--delegate",
+            "x",
+            "--scope",
+            "r",
+        ],
+        "--delegator",
+    );
+    bad(
+        &["--delegator", "a", "--delegate", "a", "--scope", "r"],
+        "itself",
+    );
+    bad(
+        &[
+            "--delegator",
+            "a",
+            "--delegate",
+            "b",
+            "--scope",
+            "r",
+            "--expires",
+            "tomorrow",
+        ],
+        "--expires",
+    );
+    bad(
+        &[
+            "--delegator",
+            "a",
+            "--delegate",
+            "b",
+            "--scope",
+            "r",
+            "--expires",
+            "2001-01-01T00:00:00Z",
+        ],
+        "past",
+    );
+    bad(
+        &["--delegator", "a", "--delegate", "b", "--scope", " "],
+        "--scope",
+    );
+}
+
+#[test]
+fn clients_with_a_hook_and_attributes() {
+    let d = data_dir("hooked");
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            "create",
+            "--id",
+            "build-api",
+            "--scope",
+            "read read:reports",
+            "--audience",
+            "https://api.example.com",
+            "--hook",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        run(&d, &args)
+    };
+    assert_one_sentence_error(&create(&["--attr", "novalue"]), "name=value");
+    assert_one_sentence_error(&create(&["--attr", "a=1", "--attr", "a=2"]), "twice");
+    json(&create(&[
+        "--attr",
+        "partner_id=p-17",
+        "--attr",
+        "tier=gold@read:reports",
+    ]));
+    let shown = json(&run(&d, &["client", "show", "build-api"]));
+    assert_eq!(shown["hook"], true);
+    assert_eq!(shown["attributes"][1]["scope"], "read:reports");
+}

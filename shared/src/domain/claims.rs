@@ -21,4 +21,10 @@ pub struct AccessTokenClaims {
     /// Space-separated granted scopes; present even when empty is not useful, so omitted then.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// Ids of the delegations the token was issued on; introspection re-checks each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dlg: Vec<String>,
+    /// Claims added by the claims hook, under their full names (docs/hook.md).
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Audience, ClientSecret, ScopeSet, SecretHash};
+use super::{Audience, ClientSecret, Scope, ScopeSet, SecretHash};
 use crate::clock::UnixTime;
 
 /// A client identifier: `[A-Za-z0-9._-]{1,64}`.
@@ -126,12 +126,74 @@ pub struct Client {
     /// May call the introspection endpoint (RFC 7662).
     #[serde(default)]
     pub introspect: bool,
+    /// Tokens for this client go through the claims hook (docs/hook.md).
+    #[serde(default)]
+    pub hook: bool,
+    /// Business data the default hook issues as namespaced claims.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<ClientAttribute>,
     #[serde(default)]
     pub disabled: bool,
     pub created_at: UnixTime,
     /// Incremented by every update; updates are conditional on it.
     #[serde(default)]
     pub version: u64,
+}
+
+/// The longest attribute value accepted.
+pub const MAX_ATTRIBUTE_VALUE_BYTES: usize = 256;
+
+/// A client attribute: `name=value`, optionally issued only when `scope` is granted
+/// (`tier=gold@read:reports`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientAttribute {
+    pub name: String,
+    pub value: String,
+    /// A scope token (RFC 6749 §3.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidAttribute(String);
+
+impl FromStr for ClientAttribute {
+    type Err = InvalidAttribute;
+    /// Parses `name=value` or `name=value@scope`.
+    fn from_str(s: &str) -> Result<Self, InvalidAttribute> {
+        let bad = |m: &str| InvalidAttribute(format!("attribute {s:?}: {m}"));
+        let (name, rest) = s
+            .split_once('=')
+            .ok_or_else(|| bad("expected name=value"))?;
+        let (value, scope) = match rest.rsplit_once('@') {
+            Some((v, sc)) => {
+                Scope::new(sc).map_err(|_| bad("the part after the last @ is not a scope"))?;
+                (v, Some(sc.to_owned()))
+            }
+            None => (rest, None),
+        };
+        let name_ok = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !name_ok {
+            return Err(bad(
+                "a name is 1 to 64 characters from A-Z, a-z, 0-9, '.', '_', '-'",
+            ));
+        }
+        if value.is_empty()
+            || value.len() > MAX_ATTRIBUTE_VALUE_BYTES
+            || value.chars().any(char::is_control)
+        {
+            return Err(bad("a value is 1 to 256 bytes without control characters"));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            scope,
+        })
+    }
 }
 
 impl Client {
@@ -183,9 +245,35 @@ mod tests {
             token_ttl: None,
             grants: vec![GrantType::ClientCredentials],
             introspect: false,
+            hook: false,
+            attributes: vec![],
             disabled: false,
             created_at: 0,
             version: 0,
+        }
+    }
+
+    #[test]
+    fn attributes() {
+        let a: ClientAttribute = "partner_id=p-17".parse().unwrap();
+        assert_eq!(
+            (a.name.as_str(), a.value.as_str(), a.scope),
+            ("partner_id", "p-17", None)
+        );
+        let a: ClientAttribute = "tier=gold@read:reports".parse().unwrap();
+        assert_eq!(a.scope.as_deref(), Some("read:reports"));
+        let a: ClientAttribute = "mail=a@b.example@read".parse().unwrap();
+        assert_eq!(a.value, "a@b.example");
+        for bad in [
+            "novalue",
+            "=x",
+            "a b=x",
+            "a=",
+            "a=x@",
+            "a=x@bad scope",
+            "a=\u{7}",
+        ] {
+            assert!(bad.parse::<ClientAttribute>().is_err(), "{bad:?}");
         }
     }
 

@@ -1,14 +1,21 @@
-//! Pure data of the service: identifiers, scopes, audiences, client records and token claims.
+//! Pure data of the service: identifiers, scopes, audiences, client records, delegations and
+//! token claims.
 //! Nothing here performs I/O or reads the clock.
 
 mod claims;
 mod client;
+mod delegation;
+mod principal;
 mod scope;
 mod secret;
 mod target;
 
 pub use claims::AccessTokenClaims;
-pub use client::{Client, ClientId, GrantType, InvalidClientId, SecretEntry};
+pub use client::{
+    Client, ClientAttribute, ClientId, GrantType, InvalidAttribute, InvalidClientId, SecretEntry,
+};
+pub use delegation::Delegation;
+pub use principal::{InvalidPrincipal, MAX_SUBJECT_BYTES, Principal, UserSub};
 pub use scope::{InvalidScope, Scope, ScopeSet};
 pub use secret::{ClientSecret, SecretHash};
 pub use target::{Audience, InvalidAudience, MAX_AUDIENCE_BYTES};

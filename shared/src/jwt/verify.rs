@@ -195,6 +195,8 @@ mod tests {
             jti: "j1".into(),
             client_id: "c1".into(),
             scope: "read".into(),
+            dlg: vec![],
+            extra: Default::default(),
         }
     }
 

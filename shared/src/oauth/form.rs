@@ -78,6 +78,14 @@ impl Form {
             .map(String::as_str)
     }
 
+    /// Every parameter with its first value (repeats are refused at parse time, except for
+    /// `resource` and `audience`).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.first()?.as_str())))
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }

@@ -26,6 +26,11 @@ struct Active<'a> {
     nbf: u64,
     jti: &'a str,
     token_type: &'static str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    dlg: &'a [String],
+    /// The claims hook's claims, as in the token.
+    #[serde(flatten)]
+    extra: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 pub async fn handle(
@@ -74,6 +79,8 @@ pub async fn handle(
         nbf: c.nbf,
         jti: &c.jti,
         token_type: "Bearer",
+        dlg: &c.dlg,
+        extra: &c.extra,
     })
 }
 
@@ -117,7 +124,35 @@ pub async fn validate(
     if check == Check::Active && app.revocations.is_revoked(&claims.jti, want.now).await? {
         return Ok(None);
     }
+    if check == Check::Active && !delegations_stand(app, &claims, want.now).await? {
+        return Ok(None);
+    }
     Ok(Some(claims))
+}
+
+/// Whether every delegation a token was issued on still stands: the same id (a re-grant
+/// gets a new one), live at `now`, and naming the token's client as delegate. Read from the
+/// store each time, never cached.
+async fn delegations_stand(
+    app: &App,
+    claims: &AccessTokenClaims,
+    now: u64,
+) -> Result<bool, OAuthError> {
+    for id in &claims.dlg {
+        let found = app
+            .delegations
+            .delegation_by_id(id)
+            .await
+            .map_err(OAuthError::unavailable)?;
+        let stands = found.is_some_and(|d| {
+            d.is_live(now) && d.delegate.to_string() == format!("client:{}", claims.client_id)
+        });
+        if !stands {
+            tracing::debug!(delegation = %id, "token rejected: its delegation no longer stands");
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 fn rejected(why: verify::Invalid) -> Option<AccessTokenClaims> {

@@ -1,6 +1,7 @@
 //! The protocol rules of each endpoint. Handlers take a parsed request and the narrow services
 //! they need, and return a response or an [`OAuthError`].
 
+mod claims_hook;
 pub mod client_auth;
 mod error;
 pub mod form;

@@ -52,7 +52,7 @@ pub async fn handle(
     }
     let policy = &site.policy;
     let jti = new_jti()?;
-    let claims = match grant {
+    let mut claims = match grant {
         GrantType::ClientCredentials => {
             client_credentials::claims(&client, form, policy, now, jti)?
         }
@@ -60,6 +60,9 @@ pub async fn handle(
             return Err(unsupported(grant_name));
         }
     };
+    if client.hook {
+        super::claims_hook::apply(app, site, &client, form, grant.as_str(), &mut claims).await?;
+    }
     let token = sign(app, &claims).await?;
     audit!(
         "token_issued",

@@ -7,7 +7,10 @@
 use std::sync::Arc;
 
 use super::{KeyChange, KeyMaterial, KeyRecord, KeyStatus, StoreError, Stores};
-use crate::domain::{Audience, Client, ClientId, ClientSecret, GrantType, ScopeSet, SecretEntry};
+use crate::domain::{
+    Audience, Client, ClientId, ClientSecret, Delegation, GrantType, Principal, ScopeSet,
+    SecretEntry,
+};
 use crate::jwt::PublicJwk;
 use crate::signer::Algorithm;
 
@@ -17,6 +20,7 @@ pub async fn run_all(stores: Stores) {
     clients(&stores).await;
     keys(&stores).await;
     revocations(&stores).await;
+    delegations(&stores).await;
 }
 
 pub fn sample_client(id: &str) -> Client {
@@ -33,6 +37,8 @@ pub fn sample_client(id: &str) -> Client {
         token_ttl: Some(600),
         grants: vec![GrantType::ClientCredentials],
         introspect: false,
+        hook: false,
+        attributes: vec![],
         disabled: false,
         created_at: 1,
         version: 1,
@@ -202,4 +208,95 @@ async fn revocations(s: &Stores) {
     r.revoke("j", 200).await.unwrap();
     assert!(r.is_revoked("j", 150).await.unwrap());
     assert!(!r.is_revoked("other", 0).await.unwrap());
+}
+
+fn delegation(id: &str, delegator: &str, delegate: &str, scopes: &str) -> Delegation {
+    Delegation {
+        id: id.into(),
+        delegator: delegator.parse().unwrap(),
+        delegate: delegate.parse().unwrap(),
+        scopes: ScopeSet::parse(scopes).unwrap(),
+        expires_at: Some(1_000),
+        created_by: "contract".into(),
+        created_at: 1,
+    }
+}
+
+async fn delegations(stores: &Stores) {
+    let s = stores.delegations.as_ref();
+    let p = |v: &str| v.parse::<Principal>().unwrap();
+    let minor = delegation(
+        "d-minor",
+        "user:minor-7",
+        "user:guardian-3",
+        "accounts:read pay",
+    );
+    let build = delegation("d-build", "user:alice", "client:build-api", "update:builds");
+    let other = delegation(
+        "d-other",
+        "user:minor-8",
+        "user:guardian-3",
+        "accounts:read",
+    );
+    for d in [&minor, &build, &other] {
+        s.put_delegation(d).await.unwrap();
+    }
+    // A retried identical write succeeds.
+    s.put_delegation(&minor).await.unwrap();
+    assert_eq!(
+        s.delegation(&p("user:minor-7"), &p("user:guardian-3"))
+            .await
+            .unwrap(),
+        Some(minor.clone())
+    );
+    assert_eq!(
+        s.delegation_by_id("d-build").await.unwrap(),
+        Some(build.clone())
+    );
+    assert_eq!(
+        s.delegation(&p("user:guardian-3"), &p("user:minor-7"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.delegation_by_id("d-none").await.unwrap(), None);
+    let to_guardian = s.delegations_to(&p("user:guardian-3")).await.unwrap();
+    assert_eq!(to_guardian.len(), 2, "{to_guardian:?}");
+    let from_alice = s.delegations_from(&p("user:alice")).await.unwrap();
+    assert_eq!(from_alice, vec![build.clone()]);
+
+    // Granting again replaces the delegation under a new id: the old id no longer counts.
+    let mut wider = minor.clone();
+    wider.id = "d-minor-2".into();
+    wider.scopes = ScopeSet::parse("accounts:read pay transfer").unwrap();
+    s.put_delegation(&wider).await.unwrap();
+    assert_eq!(s.delegation_by_id("d-minor").await.unwrap(), None);
+    assert_eq!(
+        s.delegation_by_id("d-minor-2").await.unwrap(),
+        Some(wider.clone())
+    );
+    assert_eq!(
+        s.delegation(&p("user:minor-7"), &p("user:guardian-3"))
+            .await
+            .unwrap(),
+        Some(wider.clone())
+    );
+
+    // Removal deletes both views; removing again finds nothing.
+    let removed = s
+        .remove_delegation(&p("user:minor-7"), &p("user:guardian-3"))
+        .await
+        .unwrap();
+    assert_eq!(removed, Some(wider));
+    assert_eq!(s.delegation_by_id("d-minor-2").await.unwrap(), None);
+    assert_eq!(
+        s.remove_delegation(&p("user:minor-7"), &p("user:guardian-3"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.delegations_to(&p("user:guardian-3")).await.unwrap(),
+        vec![other]
+    );
 }

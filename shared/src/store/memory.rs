@@ -5,15 +5,20 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{ClientStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationStore, StoreError};
+use super::{
+    ClientStore, DelegationStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationStore,
+    StoreError,
+};
 use crate::clock::UnixTime;
-use crate::domain::{Client, ClientId};
+use crate::domain::{Client, ClientId, Delegation, Principal};
 
 #[derive(Default)]
 struct State {
     clients: BTreeMap<ClientId, Client>,
     keys: Vec<KeyRecord>,
     revocations: HashMap<String, UnixTime>,
+    /// By (delegate, delegator).
+    delegations: BTreeMap<(Principal, Principal), Delegation>,
 }
 
 /// Every store port over maps behind one mutex.
@@ -130,6 +135,62 @@ impl RevocationStore for MemoryStore {
 
     async fn is_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
         Ok(self.state()?.revocations.get(jti).is_some_and(|&u| now < u))
+    }
+}
+
+#[async_trait]
+impl DelegationStore for MemoryStore {
+    async fn put_delegation(&self, d: &Delegation) -> Result<(), StoreError> {
+        let key = (d.delegate.clone(), d.delegator.clone());
+        self.state()?.delegations.insert(key, d.clone());
+        Ok(())
+    }
+
+    async fn remove_delegation(
+        &self,
+        delegator: &Principal,
+        delegate: &Principal,
+    ) -> Result<Option<Delegation>, StoreError> {
+        let key = (delegate.clone(), delegator.clone());
+        Ok(self.state()?.delegations.remove(&key))
+    }
+
+    async fn delegation(
+        &self,
+        delegator: &Principal,
+        delegate: &Principal,
+    ) -> Result<Option<Delegation>, StoreError> {
+        let key = (delegate.clone(), delegator.clone());
+        Ok(self.state()?.delegations.get(&key).cloned())
+    }
+
+    async fn delegation_by_id(&self, id: &str) -> Result<Option<Delegation>, StoreError> {
+        Ok(self
+            .state()?
+            .delegations
+            .values()
+            .find(|d| d.id == id)
+            .cloned())
+    }
+
+    async fn delegations_from(&self, delegator: &Principal) -> Result<Vec<Delegation>, StoreError> {
+        Ok(self
+            .state()?
+            .delegations
+            .values()
+            .filter(|d| &d.delegator == delegator)
+            .cloned()
+            .collect())
+    }
+
+    async fn delegations_to(&self, delegate: &Principal) -> Result<Vec<Delegation>, StoreError> {
+        Ok(self
+            .state()?
+            .delegations
+            .values()
+            .filter(|d| &d.delegate == delegate)
+            .cloned()
+            .collect())
     }
 }
 

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
-use crate::domain::{Client, ClientId};
+use crate::domain::{Client, ClientId, Delegation, Principal};
 use crate::jwt::PublicJwk;
 use crate::signer::Algorithm;
 
@@ -177,24 +177,53 @@ pub trait RevocationStore: Send + Sync {
     async fn is_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError>;
 }
 
+/// Delegations: who may act for whom, within which scopes. The checks that decide security
+/// read them consistently, and they are never cached.
+#[async_trait]
+pub trait DelegationStore: Send + Sync {
+    /// Stores `d`, replacing any delegation between the same two principals, whose id then
+    /// stops counting. Writing the identical record again succeeds (a retried write).
+    async fn put_delegation(&self, d: &Delegation) -> Result<(), StoreError>;
+    /// Removes the delegation from `delegator` to `delegate`; returns it, or `None`.
+    async fn remove_delegation(
+        &self,
+        delegator: &Principal,
+        delegate: &Principal,
+    ) -> Result<Option<Delegation>, StoreError>;
+    /// The delegation from `delegator` to `delegate`, live or not.
+    async fn delegation(
+        &self,
+        delegator: &Principal,
+        delegate: &Principal,
+    ) -> Result<Option<Delegation>, StoreError>;
+    /// The delegation with this id, if it still stands.
+    async fn delegation_by_id(&self, id: &str) -> Result<Option<Delegation>, StoreError>;
+    /// Every delegation `delegator` has granted.
+    async fn delegations_from(&self, delegator: &Principal) -> Result<Vec<Delegation>, StoreError>;
+    /// Every delegation `delegate` holds.
+    async fn delegations_to(&self, delegate: &Principal) -> Result<Vec<Delegation>, StoreError>;
+}
+
 /// The stores an [`crate::App`] runs on.
 #[derive(Clone)]
 pub struct Stores {
     pub clients: Arc<dyn ClientStore>,
     pub keys: Arc<dyn KeyStore>,
     pub revocations: Arc<dyn RevocationStore>,
+    pub delegations: Arc<dyn DelegationStore>,
 }
 
 impl Stores {
-    /// All three ports served by one adapter.
+    /// Every port served by one adapter.
     pub fn from_one<S>(s: Arc<S>) -> Self
     where
-        S: ClientStore + KeyStore + RevocationStore + 'static,
+        S: ClientStore + KeyStore + RevocationStore + DelegationStore + 'static,
     {
         Self {
             clients: s.clone(),
             keys: s.clone(),
-            revocations: s,
+            revocations: s.clone(),
+            delegations: s,
         }
     }
 }

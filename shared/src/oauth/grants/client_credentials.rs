@@ -30,6 +30,8 @@ pub fn claims(
         jti,
         client_id: client.id.to_string(),
         scope: scope.to_string(),
+        dlg: vec![],
+        extra: Default::default(),
     })
 }
 

@@ -1,5 +1,7 @@
 //! The embedded store: one SQLite file, in WAL mode so the CLI can administer a running server.
 
+mod delegations;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -10,7 +12,8 @@ use super::{ClientStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationSt
 use crate::clock::UnixTime;
 use crate::domain::{Client, ClientId};
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2 added delegations.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clients (
@@ -71,6 +74,8 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        conn.execute_batch(delegations::SCHEMA)
+            .map_err(unavailable)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(unavailable)?;
         Ok(Self {

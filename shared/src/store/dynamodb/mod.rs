@@ -6,12 +6,16 @@
 //! | signing key | `KEYS` | `KEY#<kid>` | `doc` (JSON), `status` |
 //! | active-key pointer | `KEYS` | `ACTIVE` | `kid` |
 //! | revoked token id | `REVOKED#<jti>` | `REVOKED` | `until`, `ttl` = `until` |
+//! | delegation | `DELEGATE#<delegate>` | `DELEGATOR#<delegator>` | `doc`, `id`, `gsi1pk` = `DELEGATOR#<delegator>`, `gsi1sk` = `DELEGATE#<delegate>`, `ttl` |
+//! | delegation by id | `DELEGATION#<id>` | `DELEGATION` | `doc`, `ttl` |
 //!
-//! Security decisions (revocation, key status) read the base table with consistent reads; the
+//! Security decisions (revocation, key status, delegations) read the base table with consistent reads; the
 //! `gsi1` index serves only listings. DynamoDB's TTL deletion is lazy, so expiry is also
 //! checked in code. Writes that can race are conditional, and a conditional failure is read
 //! back before it is reported as a conflict, so an SDK retry of a write that had in fact
 //! succeeded is recognised as success.
+
+mod delegations;
 
 use std::collections::HashMap;
 

@@ -1,0 +1,74 @@
+//! The token endpoint's hook step (docs/hook.md): for clients with the hook enabled, the
+//! claims hook adds claims, may narrow the scope, and may tie the token to delegations.
+
+use super::form::Form;
+use super::{ErrorCode, OAuthError, shown};
+use crate::domain::{AccessTokenClaims, Client, Principal, ScopeSet};
+use crate::hook::{self, CONTRACT_VERSION, HookClient, HookEvent, WITHHELD_PARAMETERS};
+use crate::http::{App, Site};
+
+/// Runs the client's hook for a token about to be issued and applies what it approved to
+/// `claims`. No token is issued unless this succeeds.
+pub async fn apply(
+    app: &App,
+    site: &Site,
+    client: &Client,
+    form: &Form,
+    grant_type: &str,
+    claims: &mut AccessTokenClaims,
+) -> Result<(), OAuthError> {
+    let granted = ScopeSet::parse(&claims.scope).map_err(OAuthError::server_error)?;
+    let event = HookEvent {
+        version: CONTRACT_VERSION,
+        request_id: claims.jti.clone(),
+        grant_type: grant_type.to_owned(),
+        client: HookClient {
+            id: client.id.to_string(),
+            attributes: client.attributes.clone(),
+        },
+        requested_scope: form.get("scope").map(String::from),
+        granted_scope: claims.scope.clone(),
+        audience: claims.aud.clone(),
+        parameters: form
+            .pairs()
+            .filter(|(k, _)| !WITHHELD_PARAMETERS.contains(k))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        claims_namespace: site.claims_namespace.clone(),
+    };
+    let approved = hook::call(
+        app.hook.as_ref(),
+        &event,
+        &app.config.hook.settings,
+        &granted,
+    )
+    .await?;
+    let now = app.clock.now();
+    let me = Principal::client(&client.id);
+    for id in &approved.delegations {
+        let d = app
+            .delegations
+            .delegation_by_id(id)
+            .await
+            .map_err(OAuthError::unavailable)?;
+        match d {
+            Some(d) if d.is_live(now) && d.delegate == me => {
+                if let Some(until) = d.expires_at {
+                    claims.exp = claims.exp.min(until);
+                }
+            }
+            _ => {
+                return Err(OAuthError::new(
+                    ErrorCode::AccessDenied,
+                    format!("delegation {:?} is not live for this client", shown(id)),
+                ));
+            }
+        }
+    }
+    if let Some(scope) = approved.scope {
+        claims.scope = scope.to_string();
+    }
+    claims.dlg = approved.delegations;
+    claims.extra = approved.claims;
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! The claims hook on AWS, end to end: the token function binary invokes the hook function
+//! through the Lambda `Invoke` API, and the cc-hook function binary answers. No Lambda service
+//! runs here (moto's needs Docker), so a small bridge speaks the `Invoke` REST protocol
+//! (`POST /2015-03-31/functions/{name}/invocations`, `X-Amz-Function-Error` on failure) and
+//! hands each payload to the cc-hook binary through the Runtime API peer.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokenmint::admin::{self, NewClient};
+use tokenmint::domain::{Delegation, ScopeSet};
+use tokenmint::store::DelegationStore;
+use tokenmint::{Clock, Config, SystemClock};
+
+use super::dynamodb::fresh_table;
+use super::harness::{API, basic_header};
+use super::kms::new_key;
+use super::runtime_api::{Function, Outcome};
+
+/// Serves `Invoke` for any function name by invoking `hook`; counts invocations.
+async fn invoke_bridge(hook: Function) -> (String, Arc<AtomicU32>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hook = Arc::new(tokio::sync::Mutex::new(hook));
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (hook, calls) = (hook.clone(), counter.clone());
+            let service =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let (hook, calls) = (hook.clone(), calls.clone());
+                    async move {
+                        assert!(
+                            req.uri().path().starts_with("/2015-03-31/functions/"),
+                            "{}",
+                            req.uri()
+                        );
+                        assert!(req.uri().path().ends_with("/invocations"));
+                        let body = req.into_body().collect().await.unwrap().to_bytes();
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        let event: Value = serde_json::from_slice(&body).unwrap();
+                        let mut answer = http::Response::builder().status(200);
+                        let payload = match hook.lock().await.invoke(event).await {
+                            Outcome::Response(v) => v.to_string(),
+                            Outcome::Error(e) => {
+                                answer = answer.header("x-amz-function-error", "Unhandled");
+                                serde_json::json!({"errorMessage": e}).to_string()
+                            }
+                        };
+                        Ok::<_, Infallible>(
+                            answer
+                                .header("content-type", "application/json")
+                                .body(Full::new(bytes::Bytes::from(payload)))
+                                .unwrap(),
+                        )
+                    }
+                });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service),
+            );
+        }
+    });
+    (url, calls)
+}
+
+fn token_request(auth: &str, body: &str) -> Value {
+    use base64::Engine as _;
+    let fixture = format!(
+        "{}/fixtures/apigw-v2/post-form.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(
+        &std::fs::read_to_string(fixture)
+            .unwrap()
+            .replace("{{PATH}}", "/oauth2/token")
+            .replace("{{AUTHORIZATION}}", auth)
+            .replace("{{CONTENT_LENGTH}}", &body.len().to_string())
+            .replace(
+                "{{BODY_BASE64}}",
+                &base64::engine::general_purpose::STANDARD.encode(body),
+            ),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_function_invokes_the_hook_function() {
+    let table = fresh_table().await;
+    let key_id = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    let config = Config::from_lookup(|_| None).unwrap();
+    let now = SystemClock.now();
+    let (client, secret) = admin::create_client(
+        &table,
+        &config,
+        NewClient {
+            id: "build-api".into(),
+            scopes: "read update:builds".into(),
+            audiences: vec![API.into()],
+            hook: true,
+            attributes: vec!["partner_id=p-17".into()],
+            ..Default::default()
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    table
+        .put_delegation(&Delegation {
+            id: "dlg-alice".into(),
+            delegator: "user:alice".parse().unwrap(),
+            delegate: "client:build-api".parse().unwrap(),
+            scopes: ScopeSet::parse("update:builds").unwrap(),
+            expires_at: Some(now + 900),
+            created_by: "test".into(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    let store = format!("dynamodb:{}", table.table());
+    let signer = format!("kms:{key_id}");
+    let hook = Function::start(
+        "cc-hook",
+        &[
+            ("TOKENMINT_STORE", store.as_str()),
+            ("TOKENMINT_SIGNER", signer.as_str()),
+        ],
+    )
+    .await;
+    let (bridge, calls) = invoke_bridge(hook).await;
+    let env = [
+        ("TOKENMINT_STORE", store.as_str()),
+        ("TOKENMINT_SIGNER", signer.as_str()),
+        ("TOKENMINT_ISSUER", ""),
+        ("TOKENMINT_HOOK", "lambda:tokenmint-cc-hook"),
+        ("AWS_ENDPOINT_URL_LAMBDA", bridge.as_str()),
+    ];
+    let mut token_fn = Function::start("token", &env).await;
+    let auth = basic_header(client.id.as_str(), secret.expose());
+    let ok = |o: Outcome| match o {
+        Outcome::Response(r) => r,
+        Outcome::Error(e) => panic!("the token function failed: {e}"),
+    };
+    let r = ok(token_fn
+        .invoke(token_request(
+            &auth,
+            "grant_type=client_credentials&scope=update:builds&user_id=alice",
+        ))
+        .await);
+    assert_eq!(r["statusCode"], 200, "{r}");
+    let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let claims: Value = {
+        use base64::Engine as _;
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let ns = "https://abc123xyz0.execute-api.eu-west-1.amazonaws.com/claims/";
+    assert_eq!(claims[format!("{ns}partner_id")], "p-17", "{claims}");
+    assert_eq!(claims[format!("{ns}user_id")], "alice");
+    assert_eq!(claims["dlg"], serde_json::json!(["dlg-alice"]));
+    assert_eq!(claims["exp"], now + 900);
+
+    // A user with no delegation: the hook function denies, the token function answers 400.
+    let r = ok(token_fn
+        .invoke(token_request(
+            &auth,
+            "grant_type=client_credentials&scope=update:builds&user_id=mallory",
+        ))
+        .await);
+    assert_eq!(r["statusCode"], 400, "{r}");
+    assert!(r["body"].as_str().unwrap().contains("access_denied"));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
