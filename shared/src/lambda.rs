@@ -44,8 +44,9 @@ pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> 
         crate::signer::local::seed_rng_in_background();
     }
     let stores = crate::setup::open_shared_stores(&config).await?;
-    let app =
-        Arc::new(crate::setup::build_app(config, &stores, Arc::new(crate::SystemClock)).await?);
+    let clock: Arc<dyn crate::Clock> = Arc::new(crate::SystemClock);
+    let hook = crate::setup::lambda_claims_hook(&config, &stores, &clock).await?;
+    let app = Arc::new(crate::setup::build_app_with_hook(config, &stores, clock, hook).await?);
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let app = Arc::clone(&app);
         async move { Ok::<_, std::convert::Infallible>(handle(&app, serves, req).await) }

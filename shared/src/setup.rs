@@ -176,11 +176,22 @@ pub async fn ensure_signing_key(
     Ok(())
 }
 
-/// Builds the application over `stores`.
+/// Builds the application over `stores`, with the claims hook the configuration names.
 pub async fn build_app(
     config: Arc<Config>,
     stores: &Stores,
     clock: Arc<dyn Clock>,
+) -> Result<App, SetupError> {
+    let hook = claims_hook(&config, stores, &clock).await?;
+    build_app_with_hook(config, stores, clock, hook).await
+}
+
+/// Builds the application over `stores` with `hook`.
+pub async fn build_app_with_hook(
+    config: Arc<Config>,
+    stores: &Stores,
+    clock: Arc<dyn Clock>,
+    hook: Arc<dyn crate::hook::ClaimsHook>,
 ) -> Result<App, SetupError> {
     ensure_signing_key(&config, stores, clock.as_ref()).await?;
     let keys = KeyRing::load(
@@ -195,7 +206,6 @@ pub async fn build_app(
         Arc::clone(&clock),
         config.client_cache_ttl,
     );
-    let hook = claims_hook(&config, stores, &clock).await?;
     Ok(App::new(
         config,
         clock,
@@ -207,6 +217,44 @@ pub async fn build_app(
     ))
 }
 
+/// The claims hook of a Lambda function: the default hook or another Lambda function. A
+/// webhook is refused (call it from a hook function instead), which also keeps the HTTP client
+/// out of the function artefacts.
+pub async fn lambda_claims_hook(
+    config: &Config,
+    stores: &Stores,
+    clock: &Arc<dyn Clock>,
+) -> Result<Arc<dyn crate::hook::ClaimsHook>, SetupError> {
+    use crate::hook::config::HookTarget;
+    match &config.hook.target {
+        HookTarget::Webhook { .. } => Err(SetupError::Unsupported(
+            "on Lambda the claims hook is a function (TOKENMINT_HOOK=lambda:ARN) or the \
+             default; a webhook can be called from a hook function"
+                .into(),
+        )),
+        HookTarget::Default => Ok(default_hook(stores, clock)),
+        #[cfg(feature = "aws")]
+        HookTarget::Lambda(function) => Ok(lambda_hook(function).await),
+        #[cfg(not(feature = "aws"))]
+        HookTarget::Lambda(_) => Err(no_aws()),
+    }
+}
+
+fn default_hook(stores: &Stores, clock: &Arc<dyn Clock>) -> Arc<dyn crate::hook::ClaimsHook> {
+    Arc::new(crate::hook::in_process::DefaultHook {
+        delegations: Arc::clone(&stores.delegations),
+        clock: Arc::clone(clock),
+    })
+}
+
+#[cfg(feature = "aws")]
+async fn lambda_hook(function: &str) -> Arc<dyn crate::hook::ClaimsHook> {
+    Arc::new(crate::hook::lambda::LambdaHook::new(
+        aws_sdk_lambda::Client::new(&aws().await),
+        function,
+    ))
+}
+
 /// The claims hook named by the configuration.
 pub async fn claims_hook(
     config: &Config,
@@ -215,22 +263,14 @@ pub async fn claims_hook(
 ) -> Result<Arc<dyn crate::hook::ClaimsHook>, SetupError> {
     use crate::hook::config::HookTarget;
     match &config.hook.target {
-        HookTarget::Default => Ok(Arc::new(crate::hook::in_process::DefaultHook {
-            delegations: Arc::clone(&stores.delegations),
-            clock: Arc::clone(clock),
-        })),
+        HookTarget::Default => Ok(default_hook(stores, clock)),
         HookTarget::Webhook { url, secret } => Ok(Arc::new(
             crate::hook::webhook::Webhook::new(url, secret.clone(), Arc::clone(clock))
                 .map_err(SetupError::Unsupported)?,
         )),
         #[cfg(feature = "aws")]
-        HookTarget::Lambda(function) => Ok(Arc::new(crate::hook::lambda::LambdaHook::new(
-            aws_sdk_lambda::Client::new(&aws().await),
-            function.clone(),
-        ))),
+        HookTarget::Lambda(function) => Ok(lambda_hook(function).await),
         #[cfg(not(feature = "aws"))]
-        HookTarget::Lambda(_) => Err(SetupError::Unsupported(
-            "TOKENMINT_HOOK=lambda: needs a build with the `aws` feature".into(),
-        )),
+        HookTarget::Lambda(_) => Err(no_aws()),
     }
 }

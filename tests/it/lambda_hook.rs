@@ -183,3 +183,65 @@ async fn the_token_function_invokes_the_hook_function() {
     assert!(r["body"].as_str().unwrap().contains("access_denied"));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_hook_function_fails_closed_after_bounded_retries() {
+    let table = fresh_table().await;
+    let key_id = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    let config = Config::from_lookup(|_| None).unwrap();
+    let (client, secret) = admin::create_client(
+        &table,
+        &config,
+        NewClient {
+            id: "build-api".into(),
+            scopes: "update:builds".into(),
+            audiences: vec![API.into()],
+            hook: true,
+            ..Default::default()
+        },
+        SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    let store = format!("dynamodb:{}", table.table());
+    let signer = format!("kms:{key_id}");
+    // The hook function's table does not exist: every lookup fails, and the function answers
+    // with a function error (as a crash would).
+    let hook = Function::start(
+        "cc-hook",
+        &[
+            ("TOKENMINT_STORE", "dynamodb:no-such-table"),
+            ("TOKENMINT_SIGNER", signer.as_str()),
+        ],
+    )
+    .await;
+    let (bridge, calls) = invoke_bridge(hook).await;
+    let env = [
+        ("TOKENMINT_STORE", store.as_str()),
+        ("TOKENMINT_SIGNER", signer.as_str()),
+        ("TOKENMINT_ISSUER", ""),
+        ("TOKENMINT_HOOK", "lambda:tokenmint-cc-hook"),
+        ("AWS_ENDPOINT_URL_LAMBDA", bridge.as_str()),
+    ];
+    let mut token_fn = Function::start("token", &env).await;
+    let auth = basic_header(client.id.as_str(), secret.expose());
+    let Outcome::Response(r) = token_fn
+        .invoke(token_request(
+            &auth,
+            "grant_type=client_credentials&user_id=alice",
+        ))
+        .await
+    else {
+        panic!("the token function failed")
+    };
+    assert_eq!(r["statusCode"], 503, "{r}");
+    assert!(
+        r["body"]
+            .as_str()
+            .unwrap()
+            .contains("temporarily_unavailable")
+    );
+    assert!(r["headers"]["retry-after"].is_string(), "{r}");
+    assert!(!r["body"].as_str().unwrap().contains("access_token"));
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "three attempts, then 503");
+}
