@@ -70,6 +70,32 @@ async fn invoke_bridge(hook: Function) -> (String, Arc<AtomicU32>) {
     (url, calls)
 }
 
+/// The token function over `store`, configured as the template configures it to invoke the
+/// cc-hook function, which runs over `hook_store` behind the Invoke bridge.
+async fn token_with_hook(
+    store: &str,
+    hook_store: &str,
+    signer: &str,
+) -> (Function, Arc<AtomicU32>) {
+    let hook = Function::start(
+        "cc-hook",
+        &[
+            ("TOKENMINT_STORE", hook_store),
+            ("TOKENMINT_SIGNER", signer),
+        ],
+    )
+    .await;
+    let (bridge, calls) = invoke_bridge(hook).await;
+    let env = [
+        ("TOKENMINT_STORE", store),
+        ("TOKENMINT_SIGNER", signer),
+        ("TOKENMINT_ISSUER", ""),
+        ("TOKENMINT_HOOK", "lambda:tokenmint-cc-hook"),
+        ("AWS_ENDPOINT_URL_LAMBDA", bridge.as_str()),
+    ];
+    (Function::start("token", &env).await, calls)
+}
+
 fn token_request(auth: &str, body: &str) -> Value {
     use base64::Engine as _;
     let fixture = format!(
@@ -125,23 +151,7 @@ async fn the_token_function_invokes_the_hook_function() {
         .unwrap();
     let store = format!("dynamodb:{}", table.table());
     let signer = format!("kms:{key_id}");
-    let hook = Function::start(
-        "cc-hook",
-        &[
-            ("TOKENMINT_STORE", store.as_str()),
-            ("TOKENMINT_SIGNER", signer.as_str()),
-        ],
-    )
-    .await;
-    let (bridge, calls) = invoke_bridge(hook).await;
-    let env = [
-        ("TOKENMINT_STORE", store.as_str()),
-        ("TOKENMINT_SIGNER", signer.as_str()),
-        ("TOKENMINT_ISSUER", ""),
-        ("TOKENMINT_HOOK", "lambda:tokenmint-cc-hook"),
-        ("AWS_ENDPOINT_URL_LAMBDA", bridge.as_str()),
-    ];
-    let mut token_fn = Function::start("token", &env).await;
+    let (mut token_fn, calls) = token_with_hook(&store, &store, &signer).await;
     let auth = basic_header(client.id.as_str(), secret.expose());
     let ok = |o: Outcome| match o {
         Outcome::Response(r) => r,
@@ -207,23 +217,7 @@ async fn a_failing_hook_function_fails_closed_after_bounded_retries() {
     let signer = format!("kms:{key_id}");
     // The hook function's table does not exist: every lookup fails, and the function answers
     // with a function error (as a crash would).
-    let hook = Function::start(
-        "cc-hook",
-        &[
-            ("TOKENMINT_STORE", "dynamodb:no-such-table"),
-            ("TOKENMINT_SIGNER", signer.as_str()),
-        ],
-    )
-    .await;
-    let (bridge, calls) = invoke_bridge(hook).await;
-    let env = [
-        ("TOKENMINT_STORE", store.as_str()),
-        ("TOKENMINT_SIGNER", signer.as_str()),
-        ("TOKENMINT_ISSUER", ""),
-        ("TOKENMINT_HOOK", "lambda:tokenmint-cc-hook"),
-        ("AWS_ENDPOINT_URL_LAMBDA", bridge.as_str()),
-    ];
-    let mut token_fn = Function::start("token", &env).await;
+    let (mut token_fn, calls) = token_with_hook(&store, "dynamodb:no-such-table", &signer).await;
     let auth = basic_header(client.id.as_str(), secret.expose());
     let Outcome::Response(r) = token_fn
         .invoke(token_request(
