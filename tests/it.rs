@@ -11,6 +11,7 @@ mod it {
     mod dynamodb;
     mod faults;
     mod hook;
+    mod hook_transports;
     mod introspect;
     mod kms;
     mod kms_wrapped;

@@ -22,7 +22,7 @@ use super::kms::new_key;
 use super::runtime_api::{Function, Outcome};
 
 /// Serves `Invoke` for any function name by invoking `hook`; counts invocations.
-async fn invoke_bridge(hook: Function) -> (String, Arc<AtomicU32>) {
+pub(super) async fn invoke_bridge(hook: Function) -> (String, Arc<AtomicU32>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let hook = Arc::new(tokio::sync::Mutex::new(hook));
