@@ -285,6 +285,31 @@ async fn guard_rail_violations_issue_no_token() {
         );
         assert!(r.json.get("access_token").is_none());
     }
+    // A hook naming a real delegation that does not cover the granted scope: refused.
+    let (s, _r, c) = with_webhook(answer(json!({"delegations": ["dlg-narrow"]})), "2s").await;
+    let now = s.clock.now();
+    s.stores
+        .delegations
+        .put_delegation(&Delegation {
+            id: "dlg-narrow".into(),
+            delegator: "user:alice".parse().unwrap(),
+            delegate: "client:build-api".parse().unwrap(),
+            scopes: ScopeSet::parse("read:reports").unwrap(),
+            expires_at: None,
+            created_by: "test".into(),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    s.post("/oauth2/token", "grant_type=client_credentials", Some(&c))
+        .await
+        .assert_error(400, "access_denied");
+    let t = s.token(&c, "&scope=read:reports").await;
+    assert_eq!(
+        s.verify_independently(&t, API).await["dlg"],
+        json!(["dlg-narrow"])
+    );
+
     // Not JSON at all.
     let text: Reply = Arc::new(|_| (200, "claims please".into(), Duration::ZERO));
     let (s, _r, c) = with_webhook(text, "2s").await;

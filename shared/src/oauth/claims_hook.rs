@@ -45,6 +45,7 @@ pub async fn apply(
     .await?;
     let now = app.clock.now();
     let me = Principal::client(&client.id);
+    let scope = approved.scope.clone().unwrap_or(granted);
     for id in &approved.delegations {
         let d = app
             .delegations
@@ -52,7 +53,9 @@ pub async fn apply(
             .await
             .map_err(OAuthError::unavailable)?;
         match d {
-            Some(d) if d.is_live(now) && d.delegate == me => {
+            // A hook's word is not enough: the delegation must stand, name this client, and
+            // cover the token's scope.
+            Some(d) if d.is_live(now) && d.delegate == me && d.allows(&scope) => {
                 if let Some(until) = d.expires_at {
                     claims.exp = claims.exp.min(until);
                 }
@@ -60,12 +63,15 @@ pub async fn apply(
             _ => {
                 return Err(OAuthError::new(
                     ErrorCode::AccessDenied,
-                    format!("delegation {:?} is not live for this client", shown(id)),
+                    format!(
+                        "delegation {:?} is not live for this client and scope",
+                        shown(id)
+                    ),
                 ));
             }
         }
     }
-    if let Some(scope) = approved.scope {
+    if approved.scope.is_some() {
         claims.scope = scope.to_string();
     }
     claims.dlg = approved.delegations;
