@@ -98,6 +98,22 @@ pub async fn create_client(
         if attributes.iter().any(|x| x.name == attr.name) {
             return Err(invalid(format!("attribute {:?} is given twice", attr.name)));
         }
+        if attr.name == crate::hook::in_process::USER_ID_PARAMETER {
+            return Err(invalid(
+                "the attribute name user_id belongs to the default hook, which issues it only \
+                 with a delegation"
+                    .into(),
+            ));
+        }
+        // `name=value@scope`: a scope the client cannot have is more likely part of the value
+        // (an e-mail address) than a condition that can never hold; refuse rather than guess.
+        if let Some(sc) = attr.scope.as_deref().filter(|sc| !scopes.contains(sc)) {
+            return Err(invalid(format!(
+                "attribute {:?}: {sc:?} after the last @ is not one of the client's scopes; \
+                 a value containing @ needs an explicit @scope at the end",
+                attr.name
+            )));
+        }
         attributes.push(attr);
     }
     let secret = ClientSecret::generate();

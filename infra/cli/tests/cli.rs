@@ -472,13 +472,18 @@ fn clients_with_a_hook_and_attributes() {
     };
     assert_one_sentence_error(&create(&["--attr", "novalue"]), "name=value");
     assert_one_sentence_error(&create(&["--attr", "a=1", "--attr", "a=2"]), "twice");
+    assert_one_sentence_error(&create(&["--attr", "contact=ops@example.com"]), "last @");
+    assert_one_sentence_error(&create(&["--attr", "user_id=alice"]), "user_id");
     json(&create(&[
         "--attr",
         "partner_id=p-17",
         "--attr",
         "tier=gold@read:reports",
+        "--attr",
+        "contact=ops@example.com@read",
     ]));
     let shown = json(&run(&d, &["client", "show", "build-api"]));
     assert_eq!(shown["hook"], true);
     assert_eq!(shown["attributes"][1]["scope"], "read:reports");
+    assert_eq!(shown["attributes"][2]["value"], "ops@example.com");
 }

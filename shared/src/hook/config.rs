@@ -47,7 +47,7 @@ impl HookConfig {
         let err = |m: String| ConfigError(m);
         let target = match get("TOKENMINT_HOOK").as_deref() {
             None | Some("default") => HookTarget::Default,
-            Some(v) if v.starts_with("lambda:") => {
+            Some(v) if v.starts_with("lambda:") && v.len() > "lambda:".len() => {
                 HookTarget::Lambda(v.trim_start_matches("lambda:").to_owned())
             }
             Some(v) if v.starts_with("https://") || v.starts_with("http://") => {
@@ -107,9 +107,24 @@ impl HookConfig {
                 allowed,
                 budget,
             },
-            namespace: get("TOKENMINT_CLAIMS_NAMESPACE"),
+            namespace: get("TOKENMINT_CLAIMS_NAMESPACE")
+                .map(|ns| valid_namespace(&ns).map(|()| ns))
+                .transpose()?,
         })
     }
+}
+
+/// A claims namespace is an absolute URI or URN ending in `/` or `:`, so that no name outside
+/// it can share its prefix (`https://iss.example.com` would also admit
+/// `https://iss.example.com.evil/x`).
+fn valid_namespace(ns: &str) -> Result<(), ConfigError> {
+    let absolute = url::Url::parse(ns).is_ok_and(|u| u.scheme().len() > 1);
+    if absolute && (ns.ends_with('/') || ns.ends_with(':')) {
+        return Ok(());
+    }
+    Err(ConfigError(format!(
+        "TOKENMINT_CLAIMS_NAMESPACE {ns:?} must be an absolute URI or URN ending in / or :"
+    )))
 }
 
 #[cfg(test)]
@@ -151,5 +166,19 @@ mod tests {
         assert!(err(&[("TOKENMINT_HOOK_TIMEOUT", "10s")]).contains("at most 5s"));
         assert!(err(&[("TOKENMINT_CLAIMS_BUDGET", "4096")]).contains("1024"));
         assert!(err(&[("TOKENMINT_CLAIMS_ALLOW", "tenant,sub")]).contains("reserved"));
+        assert!(err(&[("TOKENMINT_CLAIMS_ALLOW", "active")]).contains("reserved"));
+        for bad in ["https://iss.example.com", "a", "claims/"] {
+            assert!(
+                err(&[("TOKENMINT_CLAIMS_NAMESPACE", bad)]).contains("absolute"),
+                "{bad}"
+            );
+        }
+        for good in ["https://iss.example.com/claims/", "urn:example:claims:"] {
+            assert!(
+                from(&[("TOKENMINT_CLAIMS_NAMESPACE", good)]).is_ok(),
+                "{good}"
+            );
+        }
+        assert!(err(&[("TOKENMINT_HOOK", "lambda:")]).contains("not understood"));
     }
 }

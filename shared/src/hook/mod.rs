@@ -48,6 +48,8 @@ pub const WITHHELD_PARAMETERS: &[&str] = &[
     "code",
     "code_verifier",
     "password",
+    "assertion",
+    "device_code",
 ];
 
 /// What a hook is told about one token request (contract version 1).

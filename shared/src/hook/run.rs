@@ -56,7 +56,7 @@ pub async fn call(
             client_id = %event.client.id,
             request_id = %event.request_id,
             decision,
-            claims,
+            claims = %shown(claims),
             reason = %shown(reason),
             latency_ms,
         );
@@ -112,7 +112,7 @@ pub async fn call(
                 client_id = %event.client.id,
                 request_id = %event.request_id,
                 claim = %shown(claim.as_deref().unwrap_or("")),
-                reason = %reason,
+                reason = %shown(&reason),
             );
             decided("violation", &names, &reason);
             Err(OAuthError::server_error(format!(

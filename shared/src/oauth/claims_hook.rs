@@ -61,6 +61,13 @@ pub async fn apply(
                 }
             }
             _ => {
+                crate::audit!(
+                    "hook_delegation_refused",
+                    hook = app.hook.name(),
+                    client_id = %client.id,
+                    request_id = %claims.jti,
+                    delegation = %shown(id),
+                );
                 return Err(OAuthError::new(
                     ErrorCode::AccessDenied,
                     format!(

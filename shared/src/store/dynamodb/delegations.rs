@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::schema::{GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL};
@@ -77,9 +78,17 @@ impl DynamoStore {
             .await
         {
             Ok(_) => Ok(true),
+            // A condition that failed is a conflict (or our own retried write, which the
+            // caller reads back); a cancellation for any other reason (a concurrent
+            // transaction, throttling) is transient.
             Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+                if e.as_service_error().is_some_and(|s| match s {
+                    TransactWriteItemsError::TransactionCanceledException(c) => c
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
+                    _ => false,
+                }) =>
             {
                 Ok(false)
             }
