@@ -208,6 +208,25 @@ impl Server {
     }
 }
 
+/// A delegation made by a test (created now, by "test").
+pub fn delegation(
+    id: &str,
+    delegator: &str,
+    delegate: &str,
+    scopes: &str,
+    expires_at: Option<u64>,
+) -> tokenmint::domain::Delegation {
+    tokenmint::domain::Delegation {
+        id: id.into(),
+        delegator: delegator.parse().unwrap(),
+        delegate: delegate.parse().unwrap(),
+        scopes: tokenmint::domain::ScopeSet::parse(scopes).unwrap(),
+        expires_at,
+        created_by: "test".into(),
+        created_at: SystemClock.now(),
+    }
+}
+
 pub fn basic_header(id: &str, secret: &str) -> String {
     let enc = |s: &str| url_encode(s);
     format!(

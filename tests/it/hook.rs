@@ -10,11 +10,10 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokenmint::admin::NewClient;
-use tokenmint::domain::{Delegation, ScopeSet};
 use tokenmint::hook::webhook::{WebhookSecret, verify_signature};
 use tokenmint::{Clock, SystemClock};
 
-use super::harness::{API, Creds, Server};
+use super::harness::{API, Creds, Server, delegation};
 
 const NS: &str = "/claims/";
 
@@ -56,15 +55,13 @@ async fn the_default_hook_issues_attributes_and_delegated_users_only() {
     r.assert_error(400, "access_denied");
 
     let now = s.clock.now();
-    let d = Delegation {
-        id: "dlg-alice".into(),
-        delegator: "user:alice".parse().unwrap(),
-        delegate: "client:build-api".parse().unwrap(),
-        scopes: ScopeSet::parse("update:builds").unwrap(),
-        expires_at: Some(now + 600),
-        created_by: "test".into(),
-        created_at: now,
-    };
+    let d = delegation(
+        "dlg-alice",
+        "user:alice",
+        "client:build-api",
+        "update:builds",
+        Some(now + 600),
+    );
     s.stores.delegations.put_delegation(&d).await.unwrap();
     // A scope the delegation does not cover is still refused.
     let wider = "grant_type=client_credentials&scope=update:builds+read&user_id=alice";
@@ -287,18 +284,15 @@ async fn guard_rail_violations_issue_no_token() {
     }
     // A hook naming a real delegation that does not cover the granted scope: refused.
     let (s, _r, c) = with_webhook(answer(json!({"delegations": ["dlg-narrow"]})), "2s").await;
-    let now = s.clock.now();
     s.stores
         .delegations
-        .put_delegation(&Delegation {
-            id: "dlg-narrow".into(),
-            delegator: "user:alice".parse().unwrap(),
-            delegate: "client:build-api".parse().unwrap(),
-            scopes: ScopeSet::parse("read:reports").unwrap(),
-            expires_at: None,
-            created_by: "test".into(),
-            created_at: now,
-        })
+        .put_delegation(&delegation(
+            "dlg-narrow",
+            "user:alice",
+            "client:build-api",
+            "read:reports",
+            None,
+        ))
         .await
         .unwrap();
     s.post("/oauth2/token", "grant_type=client_credentials", Some(&c))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use tokenmint::domain::{ClientAttribute, Delegation, ScopeSet};
+use tokenmint::domain::ClientAttribute;
 use tokenmint::hook::in_process::DefaultHook;
 use tokenmint::hook::lambda::LambdaHook;
 use tokenmint::hook::webhook::{Webhook, WebhookSecret, verify_signature};
@@ -18,6 +18,7 @@ use tokenmint::store::dynamodb::DynamoStore;
 use tokenmint::{Clock, SystemClock};
 
 use super::dynamodb::fresh_table;
+use super::harness::delegation;
 use super::lambda_hook::invoke_bridge;
 use super::runtime_api::Function;
 
@@ -126,15 +127,13 @@ async fn every_transport_gives_the_same_decisions() {
     let table: DynamoStore = fresh_table().await;
     let now = SystemClock.now();
     table
-        .put_delegation(&Delegation {
-            id: "dlg-alice".into(),
-            delegator: "user:alice".parse().unwrap(),
-            delegate: "client:build-api".parse().unwrap(),
-            scopes: ScopeSet::parse("update:builds").unwrap(),
-            expires_at: Some(now + 3600),
-            created_by: "test".into(),
-            created_at: now,
-        })
+        .put_delegation(&delegation(
+            "dlg-alice",
+            "user:alice",
+            "client:build-api",
+            "update:builds",
+            Some(now + 3600),
+        ))
         .await
         .unwrap();
     let store = format!("dynamodb:{}", table.table());

@@ -10,7 +10,7 @@ use tokenmint::admin::{self, NewClient};
 use tokenmint::{Clock, Config, SystemClock};
 
 use super::dynamodb::fresh_table;
-use super::harness::{API, basic_header};
+use super::harness::{API, basic_header, delegation};
 use super::kms::new_key;
 use super::runtime_api::{Function, Outcome};
 
@@ -189,20 +189,17 @@ async fn end_to_end(signer: &str) {
 
 #[tokio::test]
 async fn the_hook_function_decides_from_delegations_in_dynamodb() {
-    use tokenmint::domain::{Delegation, ScopeSet};
     use tokenmint::store::DelegationStore;
 
     let table = fresh_table().await;
     table
-        .put_delegation(&Delegation {
-            id: "d-123".into(),
-            delegator: "user:u-123".parse().unwrap(),
-            delegate: "client:build-api".parse().unwrap(),
-            scopes: ScopeSet::parse("update:builds").unwrap(),
-            expires_at: None,
-            created_by: "test".into(),
-            created_at: 1,
-        })
+        .put_delegation(&delegation(
+            "d-123",
+            "user:u-123",
+            "client:build-api",
+            "update:builds",
+            None,
+        ))
         .await
         .unwrap();
     let store = format!("dynamodb:{}", table.table());

@@ -12,12 +12,11 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokenmint::admin::{self, NewClient};
-use tokenmint::domain::{Delegation, ScopeSet};
 use tokenmint::store::DelegationStore;
 use tokenmint::{Clock, Config, SystemClock};
 
 use super::dynamodb::fresh_table;
-use super::harness::{API, basic_header};
+use super::harness::{API, basic_header, delegation};
 use super::kms::new_key;
 use super::runtime_api::{Function, Outcome};
 
@@ -138,15 +137,13 @@ async fn the_token_function_invokes_the_hook_function() {
     .await
     .unwrap();
     table
-        .put_delegation(&Delegation {
-            id: "dlg-alice".into(),
-            delegator: "user:alice".parse().unwrap(),
-            delegate: "client:build-api".parse().unwrap(),
-            scopes: ScopeSet::parse("update:builds").unwrap(),
-            expires_at: Some(now + 900),
-            created_by: "test".into(),
-            created_at: now,
-        })
+        .put_delegation(&delegation(
+            "dlg-alice",
+            "user:alice",
+            "client:build-api",
+            "update:builds",
+            Some(now + 900),
+        ))
         .await
         .unwrap();
     let store = format!("dynamodb:{}", table.table());
