@@ -8,10 +8,13 @@ mod it {
     pub mod harness;
 
     mod abuse;
+    mod delegated;
     mod dynamodb;
+    mod exchange;
     mod faults;
     mod hook;
     mod hook_transports;
+    mod idp;
     mod introspect;
     mod kms;
     mod kms_wrapped;
@@ -19,6 +22,7 @@ mod it {
     mod lambda_hook;
     mod metadata;
     mod outage;
+    mod refresh;
     mod revoke;
     mod rotation;
     mod runtime_api;

@@ -23,6 +23,11 @@ fn claims() -> AccessTokenClaims {
         client_id: "build-api".into(),
         scope: "read write".into(),
         dlg: vec![],
+        act: None,
+        chain: None,
+        acr: None,
+        amr: None,
+        auth_time: None,
         extra: Default::default(),
     }
 }

@@ -43,6 +43,12 @@ pub struct NewClient {
     pub hook: bool,
     /// `name=value` or `name=value@scope` (docs/hook.md).
     pub attributes: Vec<String>,
+    /// Grant types by name (`client_credentials`, `token-exchange` or its URN,
+    /// `refresh_token`). Defaults to `client_credentials` alone.
+    pub grants: Vec<String>,
+    /// Exchanged tokens may be asked to live this long from their chain's first token
+    /// (docs/token-exchange.md). Needs the token-exchange grant.
+    pub max_exchange_ttl: Option<u64>,
 }
 
 /// Registers a client and returns it with its secret, which is not stored and cannot be shown
@@ -116,6 +122,21 @@ pub async fn create_client(
         }
         attributes.push(attr);
     }
+    let grants = grants(&spec)?;
+    if let Some(max) = spec.max_exchange_ttl {
+        if !grants.contains(&GrantType::TokenExchange) {
+            return Err(invalid(
+                "--max-exchange-ttl needs the token-exchange grant".into(),
+            ));
+        }
+        if max == 0 || max > config.max_exchange_ttl {
+            return Err(invalid(format!(
+                "the exchange lifetime must be between 1s and the service maximum of {}s \
+                 (TOKENMINT_MAX_EXCHANGE_TTL)",
+                config.max_exchange_ttl
+            )));
+        }
+    }
     let secret = ClientSecret::generate();
     let client = Client {
         id,
@@ -128,7 +149,8 @@ pub async fn create_client(
         default_scopes,
         audiences,
         token_ttl: spec.ttl,
-        grants: vec![GrantType::ClientCredentials],
+        grants,
+        max_exchange_ttl: spec.max_exchange_ttl,
         introspect: spec.introspect,
         hook: spec.hook,
         attributes,
@@ -142,6 +164,32 @@ pub async fn create_client(
     })?;
     crate::audit!("client_created", client_id = %client.id, scope = %client.scopes);
     Ok((client, secret))
+}
+
+/// The grants of a new client, each named once; `client_credentials` when none is named.
+fn grants(spec: &NewClient) -> Result<Vec<GrantType>, AdminError> {
+    let mut grants = Vec::new();
+    for name in &spec.grants {
+        let g: GrantType = name.parse().map_err(|()| {
+            AdminError::Invalid(format!(
+                "grant {name:?}: expected client_credentials, token-exchange or refresh_token"
+            ))
+        })?;
+        if !grants.contains(&g) {
+            grants.push(g);
+        }
+    }
+    if grants.is_empty() {
+        grants.push(GrantType::ClientCredentials);
+    }
+    if grants.contains(&GrantType::RefreshToken) && !grants.contains(&GrantType::TokenExchange) {
+        return Err(AdminError::Invalid(
+            "refresh tokens are issued with exchanged tokens only: refresh_token needs the \
+             token-exchange grant"
+                .into(),
+        ));
+    }
+    Ok(grants)
 }
 
 /// Issues a new secret; the current ones stay valid for `grace` seconds.

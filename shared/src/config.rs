@@ -16,6 +16,9 @@
 //! | `TOKENMINT_INSECURE_LOCAL_KEY` | `1` allows a `local` key in a `dynamodb:` store | unset |
 //! | `TOKENMINT_KEY_ROTATION_PERIOD` | age at which the active signing key is replaced | `30d` |
 //! | `TOKENMINT_KMS_KEYS` | further KMS keys rotation promotes in turn (comma-separated) | none |
+//! | `TOKENMINT_MAX_EXCHANGE_TTL` | cap on any client's `--max-exchange-ttl` (at most 30 days) | `7d` |
+//! | `TOKENMINT_REFRESH_TTL` | absolute lifetime of a refresh-token family | `7d` |
+//! | `TOKENMINT_REFRESH_IDLE_TTL` | a refresh token unused this long lapses | `24h` |
 //! | `TOKENMINT_HOOK`, `TOKENMINT_HOOK_*`, `TOKENMINT_CLAIMS_*` | the claims hook ([`crate::hook::config`]) | in process |
 
 use std::path::PathBuf;
@@ -121,6 +124,13 @@ pub struct Config {
     /// Further KMS keys that rotation promotes in turn with the one in `TOKENMINT_SIGNER`
     /// (`TOKENMINT_KMS_KEYS`, comma-separated ids or ARNs).
     pub kms_rotation_keys: Vec<String>,
+    /// The longest any client may extend an exchange chain (`TOKENMINT_MAX_EXCHANGE_TTL`);
+    /// also how long a revocation lasts for tokens that may have descendants.
+    pub max_exchange_ttl: u64,
+    /// A refresh-token family's absolute lifetime (`TOKENMINT_REFRESH_TTL`).
+    pub refresh_ttl: u64,
+    /// How long an unused refresh token stays valid (`TOKENMINT_REFRESH_IDLE_TTL`).
+    pub refresh_idle_ttl: u64,
     /// The claims hook (`TOKENMINT_HOOK*`, `TOKENMINT_CLAIMS_*`; see [`crate::hook::config`]).
     pub hook: crate::hook::config::HookConfig,
 }
@@ -195,6 +205,9 @@ impl Config {
             kms_rotation_keys: get("TOKENMINT_KMS_KEYS")
                 .map(|v| comma_list(&v))
                 .unwrap_or_default(),
+            max_exchange_ttl: secs("TOKENMINT_MAX_EXCHANGE_TTL", 7 * 86_400)?,
+            refresh_ttl: secs("TOKENMINT_REFRESH_TTL", 7 * 86_400)?,
+            refresh_idle_ttl: secs("TOKENMINT_REFRESH_IDLE_TTL", 86_400)?,
             hook: crate::hook::config::HookConfig::from_lookup(&get)?,
         };
         config.validate()
@@ -223,6 +236,17 @@ impl Config {
                 "TOKENMINT_DEFAULT_TTL ({}s) exceeds TOKENMINT_MAX_TTL ({}s)",
                 self.default_ttl, self.max_ttl
             )));
+        }
+        if self.max_exchange_ttl == 0 || self.max_exchange_ttl > MAX_TTL_CEILING {
+            return Err(ConfigError(format!(
+                "TOKENMINT_MAX_EXCHANGE_TTL must be between 1s and {}d",
+                MAX_TTL_CEILING / 86_400
+            )));
+        }
+        if self.refresh_ttl == 0 || self.refresh_idle_ttl == 0 {
+            return Err(ConfigError(
+                "refresh-token lifetimes must be at least one second".into(),
+            ));
         }
         if self.key_cache_ttl > 60 {
             return Err(ConfigError(

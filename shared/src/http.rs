@@ -16,7 +16,10 @@ use crate::oauth::grants::Policy;
 use crate::oauth::metadata::{self, *};
 use crate::oauth::{OAuthError, introspection, response, revocation, token};
 use crate::store::cache::ClientCache;
-use crate::store::{DelegationStore, RevocationStore};
+use crate::store::{
+    DelegationStore, IssuerStore, RefreshTokenStore, RevocationStore, ScopeRuleStore, Stores,
+};
+use crate::upstream::UpstreamKeys;
 
 /// The issuer's endpoints and the services they run on.
 pub struct App {
@@ -26,6 +29,11 @@ pub struct App {
     pub keys: KeyRing,
     pub revocations: Arc<dyn RevocationStore>,
     pub delegations: Arc<dyn DelegationStore>,
+    pub issuers: Arc<dyn IssuerStore>,
+    pub scope_rules: Arc<dyn ScopeRuleStore>,
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    /// Signing keys of trusted external issuers, fetched on demand.
+    pub upstream_keys: UpstreamKeys,
     /// The claims hook clients with `hook` enabled go through.
     pub hook: Arc<dyn ClaimsHook>,
     /// The site of the configured issuer, or `None` when each request names it (Lambda behind
@@ -110,8 +118,7 @@ impl App {
         clock: Arc<dyn Clock>,
         clients: ClientCache,
         keys: KeyRing,
-        revocations: Arc<dyn RevocationStore>,
-        delegations: Arc<dyn DelegationStore>,
+        stores: &Stores,
         hook: Arc<dyn ClaimsHook>,
     ) -> Self {
         let fixed = config
@@ -123,8 +130,12 @@ impl App {
             clock,
             clients,
             keys,
-            revocations,
-            delegations,
+            revocations: Arc::clone(&stores.revocations),
+            delegations: Arc::clone(&stores.delegations),
+            issuers: Arc::clone(&stores.issuers),
+            scope_rules: Arc::clone(&stores.scope_rules),
+            refresh_tokens: Arc::clone(&stores.refresh_tokens),
+            upstream_keys: UpstreamKeys::new(),
             hook,
             fixed,
             derived: Mutex::new(HashMap::new()),

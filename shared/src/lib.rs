@@ -20,12 +20,15 @@ pub mod jwt;
 pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod net;
 pub mod oauth;
 pub mod rotation;
 pub mod setup;
 pub mod signer;
 pub mod store;
 pub mod telemetry;
+pub mod trust;
+pub mod upstream;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;

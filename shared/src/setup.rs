@@ -206,15 +206,7 @@ pub async fn build_app_with_hook(
         Arc::clone(&clock),
         config.client_cache_ttl,
     );
-    Ok(App::new(
-        config,
-        clock,
-        clients,
-        keys,
-        Arc::clone(&stores.revocations),
-        Arc::clone(&stores.delegations),
-        hook,
-    ))
+    Ok(App::new(config, clock, clients, keys, stores, hook))
 }
 
 /// The claims hook of a Lambda function: the default hook or another Lambda function. A

@@ -305,6 +305,9 @@ impl Flaky {
             clients: flaky.clone(),
             keys: Arc::clone(&flaky.inner.keys),
             delegations: Arc::clone(&flaky.inner.delegations),
+            issuers: Arc::clone(&flaky.inner.issuers),
+            scope_rules: Arc::clone(&flaky.inner.scope_rules),
+            refresh_tokens: Arc::clone(&flaky.inner.refresh_tokens),
             revocations: flaky,
         }
     }

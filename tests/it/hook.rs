@@ -366,3 +366,39 @@ async fn slow_or_failing_hooks_fail_closed_after_bounded_retries() {
         .await
         .assert_error(503, "temporarily_unavailable");
 }
+
+#[tokio::test]
+async fn on_exchange_the_hook_sees_the_user_the_actor_and_the_issuer() {
+    let (s, r, _) = with_webhook(
+        answer(json!({"claims": {"https://x.example/claims/plan": "pro"}})),
+        "2s",
+    )
+    .await;
+    let idp = super::idp::Idp::start().await;
+    idp.trust_on(&s, |_| {}).await;
+    let c = super::exchange::exchanger(&s, "exch-hooked", "read:builds", |c| c.hook = true).await;
+    let user = idp.token(json!({"scope": "read:builds"}));
+    let resp = super::exchange::exchange(&s, &c, &user, "").await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let claims = s
+        .verify_independently(resp.json["access_token"].as_str().unwrap(), API)
+        .await;
+    assert_eq!(claims["https://x.example/claims/plan"], "pro");
+    // The upstream identity claim stays beside the hook's.
+    assert_eq!(claims["https://x.example/claims/idp"], idp.issuer.as_str());
+    assert_eq!(claims["act"], json!({"sub": "exch-hooked"}));
+    let events = r.events.lock().unwrap().clone();
+    let [event] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        event["grant_type"],
+        "urn:ietf:params:oauth:grant-type:token-exchange"
+    );
+    assert_eq!(event["sub"], "u1");
+    assert_eq!(event["act"], json!({"sub": "exch-hooked"}));
+    assert_eq!(event["subject_issuer"], idp.issuer.as_str());
+    // The subject token is a credential: the hook never sees it.
+    assert!(!event.to_string().contains(&user));
+    assert!(event["parameters"].get("subject_token").is_none());
+}

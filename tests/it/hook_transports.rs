@@ -42,6 +42,9 @@ fn event(granted: &str, user: Option<&str>) -> HookEvent {
             .map(|u| [("user_id".to_owned(), u.to_owned())].into())
             .unwrap_or_default(),
         claims_namespace: NS.into(),
+        sub: None,
+        act: None,
+        subject_issuer: None,
     }
 }
 

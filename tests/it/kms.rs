@@ -42,6 +42,11 @@ fn claims(i: usize) -> AccessTokenClaims {
         client_id: format!("client-{i}"),
         scope: "read".into(),
         dlg: vec![],
+        act: None,
+        chain: None,
+        acr: None,
+        amr: None,
+        auth_time: None,
         extra: Default::default(),
     }
 }

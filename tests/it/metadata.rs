@@ -25,7 +25,11 @@ async fn metadata_is_served_at_both_well_known_paths() {
     assert_eq!(m["response_types_supported"], serde_json::json!([]));
     assert_eq!(
         m["grant_types_supported"],
-        serde_json::json!(["client_credentials"])
+        serde_json::json!([
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "refresh_token"
+        ])
     );
     assert!(
         a.header("cache-control")

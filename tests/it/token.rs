@@ -259,16 +259,20 @@ async fn grant_errors() {
     s.post("/oauth2/token", "scope=read", Some(&c))
         .await
         .assert_error(400, "invalid_request");
-    for g in [
-        "password",
-        "authorization_code",
-        "urn:ietf:params:oauth:grant-type:token-exchange",
-        "refresh_token",
-        "x",
-    ] {
+    // The CLI's short name for token exchange is not a grant type on the wire.
+    for g in ["password", "authorization_code", "token-exchange", "x"] {
         s.post("/oauth2/token", &format!("grant_type={g}"), Some(&c))
             .await
             .assert_error(400, "unsupported_grant_type");
+    }
+    // Grants this server has but the client was not given.
+    for g in [
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+        "refresh_token",
+    ] {
+        s.post("/oauth2/token", &format!("grant_type={g}"), Some(&c))
+            .await
+            .assert_error(400, "unauthorized_client");
     }
     // A client registered without the grant.
     let mut record = s

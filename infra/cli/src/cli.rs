@@ -71,6 +71,12 @@ enum Command {
     /// Delegations: let a user or client act for another, within scopes.
     #[command(subcommand)]
     Delegation(crate::delegation::DelegationCommand),
+    /// Trusted external issuers, whose tokens token exchange accepts.
+    #[command(subcommand)]
+    Issuer(crate::trust::IssuerCommand),
+    /// Step-up rules: the acr values a scope requires.
+    #[command(subcommand)]
+    Scope(crate::trust::ScopeCommand),
 }
 
 #[derive(Subcommand)]
@@ -122,6 +128,14 @@ enum ClientCommand {
         /// name=value@scope to issue it only with that scope (repeatable).
         #[arg(long = "attr")]
         attributes: Vec<String>,
+        /// A grant the client may use: client_credentials, token-exchange, refresh_token
+        /// (repeatable; default: client_credentials only).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// How long exchanged tokens may be asked (expires_in) to live, from the first token
+        /// of their chain, e.g. 48h (docs/token-exchange.md).
+        #[arg(long, value_parser = parse_duration)]
+        max_exchange_ttl: Option<u64>,
         /// Print {"client_id": ..., "client_secret": ...} as JSON.
         #[arg(long)]
         json: bool,
@@ -177,6 +191,22 @@ pub async fn run(args: Args) -> Result<()> {
                 .await
                 .map_err(|e| e.to_string())?;
             crate::delegation::run(cmd, &stores).await
+        }
+        Command::Issuer(cmd) => {
+            let _log = telemetry::init(Sink::Stderr);
+            let config = config(&args.data, None, None)?;
+            let stores = setup::open_stores(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::trust::issuer(cmd, &config, &stores).await
+        }
+        Command::Scope(cmd) => {
+            let _log = telemetry::init(Sink::Stderr);
+            let config = config(&args.data, None, None)?;
+            let stores = setup::open_stores(&config)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::trust::scope(cmd, &stores).await
         }
         Command::Client(cmd) => {
             let _log = telemetry::init(Sink::Stderr);
@@ -400,9 +430,13 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
             introspect,
             hook,
             attributes,
+            grants,
+            max_exchange_ttl,
             json,
         } => {
             let spec = NewClient {
+                grants,
+                max_exchange_ttl,
                 id,
                 scopes: scope,
                 default_scopes: default_scope,

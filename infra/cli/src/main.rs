@@ -2,6 +2,7 @@
 
 mod cli;
 mod delegation;
+mod trust;
 
 use std::process::ExitCode;
 

@@ -487,3 +487,150 @@ fn clients_with_a_hook_and_attributes() {
     assert_eq!(shown["attributes"][1]["scope"], "read:reports");
     assert_eq!(shown["attributes"][2]["value"], "ops@example.com");
 }
+
+#[test]
+fn exchange_clients_issuers_and_step_up_rules() {
+    let d = data_dir("exchange");
+    let created = run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "build-api",
+            "--scope",
+            "update:builds",
+            "--audience",
+            "https://builds.example.com",
+            "--grant",
+            "token-exchange",
+            "--grant",
+            "refresh_token",
+            "--max-exchange-ttl",
+            "48h",
+            "--json",
+        ],
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let shown = json(&run(&d, &["client", "show", "build-api"]));
+    assert_eq!(
+        shown["grants"],
+        serde_json::json!([
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "refresh_token"
+        ])
+    );
+    for (args, says) in [
+        (vec!["--grant", "password"], "grant \"password\""),
+        (
+            vec!["--grant", "refresh_token"],
+            "needs the token-exchange grant",
+        ),
+        (
+            vec!["--max-exchange-ttl", "1h"],
+            "needs the token-exchange grant",
+        ),
+        (
+            vec!["--grant", "token-exchange", "--max-exchange-ttl", "90d"],
+            "TOKENMINT_MAX_EXCHANGE_TTL",
+        ),
+    ] {
+        let mut a = vec![
+            "client",
+            "create",
+            "--id",
+            "x",
+            "--scope",
+            "a",
+            "--audience",
+            "https://a.example",
+        ];
+        a.extend(args);
+        assert_one_sentence_error(&run(&d, &a), says);
+    }
+
+    let added = json(&run(
+        &d,
+        &[
+            "issuer",
+            "add",
+            "--issuer",
+            "https://tenant.auth0.example/",
+            "--jwks-uri",
+            "https://tenant.auth0.example/.well-known/jwks.json",
+            "--scope-claim",
+            "scp",
+            "--max-scope",
+            "read:builds",
+            "--map-claim",
+            "groups=roles",
+            "--json",
+        ],
+    ));
+    assert_eq!(added["scope_claim"], "scp");
+    assert_eq!(added["typ"], "at+jwt");
+    // A second issuer needs prefixes on both.
+    let second = [
+        "issuer",
+        "add",
+        "--issuer",
+        "https://okta.example/",
+        "--jwks-uri",
+        "https://okta.example/keys",
+        "--subject-prefix",
+        "okta|",
+    ];
+    assert_one_sentence_error(&run(&d, &second), "has no subject prefix");
+    assert_one_sentence_error(
+        &run(
+            &d,
+            &[
+                "issuer",
+                "add",
+                "--issuer",
+                "https://x.example/",
+                "--jwks-uri",
+                "http://x.example/keys",
+            ],
+        ),
+        "must be https",
+    );
+    let listed = json(&run(&d, &["issuer", "list", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(
+        run(&d, &["issuer", "remove", "https://tenant.auth0.example/"])
+            .status
+            .success()
+    );
+    assert_one_sentence_error(
+        &run(&d, &["issuer", "remove", "https://tenant.auth0.example/"]),
+        "not trusted",
+    );
+
+    let set = run(
+        &d,
+        &[
+            "scope",
+            "set",
+            "accounts:transact",
+            "--acr",
+            "urn:example:otp",
+        ],
+    );
+    assert!(set.status.success());
+    let rules = json(&run(&d, &["scope", "list", "--json"]));
+    assert_eq!(rules[0]["acr"], serde_json::json!(["urn:example:otp"]));
+    assert!(
+        run(&d, &["scope", "set", "accounts:transact"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        json(&run(&d, &["scope", "list", "--json"])),
+        serde_json::json!([])
+    );
+}

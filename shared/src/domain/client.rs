@@ -123,6 +123,10 @@ pub struct Client {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_ttl: Option<u64>,
     pub grants: Vec<GrantType>,
+    /// How long after the first token of an exchange chain this client may ask (`expires_in`)
+    /// its exchanged tokens to live, past the subject token's own `exp`. None: never past it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_exchange_ttl: Option<u64>,
     /// May call the introspection endpoint (RFC 7662).
     #[serde(default)]
     pub introspect: bool,
@@ -244,6 +248,7 @@ mod tests {
             audiences: vec![Audience::new("api").unwrap()],
             token_ttl: None,
             grants: vec![GrantType::ClientCredentials],
+            max_exchange_ttl: None,
             introspect: false,
             hook: false,
             attributes: vec![],

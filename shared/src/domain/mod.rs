@@ -5,17 +5,21 @@
 mod claims;
 mod client;
 mod delegation;
+mod issuer;
 mod principal;
+mod refresh;
 mod scope;
 mod secret;
 mod target;
 
-pub use claims::AccessTokenClaims;
+pub use claims::{AccessTokenClaims, Actor, Chain};
 pub use client::{
     Client, ClientAttribute, ClientId, GrantType, InvalidAttribute, InvalidClientId, SecretEntry,
 };
 pub use delegation::Delegation;
+pub use issuer::{ClaimMapping, ScopeClaim, TrustedIssuer, TypRule};
 pub use principal::{InvalidPrincipal, MAX_SUBJECT_BYTES, Principal, UserSub};
+pub use refresh::{RefreshRecord, ScopeRule};
 pub use scope::{InvalidScope, Scope, ScopeSet};
 pub use secret::{ClientSecret, SecretHash};
 pub use target::{Audience, InvalidAudience, MAX_AUDIENCE_BYTES};

@@ -71,6 +71,16 @@ pub struct HookEvent {
     pub parameters: BTreeMap<String, String>,
     /// The claims namespace custom claim names must start with.
     pub claims_namespace: String,
+    /// Token exchange only: the subject of the token to issue (the user, kept from the
+    /// subject token, or the account a delegation reaches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Token exchange only: the actors, as the token will carry them (RFC 8693 §4.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<crate::domain::Actor>,
+    /// Token exchange only: the issuer of the subject token (tokenmint's, or a trusted one's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_issuer: Option<String>,
 }
 
 /// The requesting client as the hook sees it.

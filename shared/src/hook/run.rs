@@ -220,6 +220,9 @@ mod tests {
             audience: "api".into(),
             parameters: Default::default(),
             claims_namespace: "https://i/claims/".into(),
+            sub: None,
+            act: None,
+            subject_issuer: None,
         }
     }
 

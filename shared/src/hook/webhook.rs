@@ -10,7 +10,6 @@ use aws_lc_rs::{constant_time, hmac};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::{ClaimsHook, HookEvent, HookFailure, HookResponse};
@@ -86,7 +85,7 @@ pub fn verify_signature(
     constant_time::verify_slices_are_equal(expected.as_bytes(), v1.as_bytes()).is_ok()
 }
 
-type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+use crate::net::Https;
 
 /// A webhook at one URL.
 pub struct Webhook {
@@ -111,15 +110,7 @@ impl Webhook {
             }
         }
         let uri: http::Uri = url.parse().map_err(|e| format!("hook URL {url:?}: {e}"))?;
-        // The provider is named: with more than one rustls provider in the build, relying
-        // on a process default would panic.
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| format!("no TLS root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let https = crate::net::https()?;
         Ok(Self {
             name: format!("webhook:{}", parsed.host_str().unwrap_or_default()),
             url: uri,

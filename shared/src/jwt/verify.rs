@@ -68,8 +68,17 @@ struct Header {
     kid: Option<String>,
 }
 
-/// Splits and decodes a compact JWS and applies the header rules.
+/// Splits and decodes a compact JWS and applies the header rules, `typ` included: one of our
+/// access tokens.
 pub fn parse(token: &str) -> Result<Unverified<'_>, Invalid> {
+    parse_with(token, |t| t.is_some_and(is_access_token_typ))
+}
+
+/// [`parse`] with another rule for the `typ` header (a trusted issuer's profile).
+pub fn parse_with(
+    token: &str,
+    typ_ok: impl Fn(Option<&str>) -> bool,
+) -> Result<Unverified<'_>, Invalid> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(Invalid::Malformed("too long"));
     }
@@ -92,7 +101,7 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, Invalid> {
     }
     let header: Header =
         serde_json::from_slice(&header).map_err(|_| Invalid::Malformed("header members"))?;
-    if !header.typ.as_deref().is_some_and(is_access_token_typ) {
+    if !typ_ok(header.typ.as_deref()) {
         return Err(Invalid::Header("typ is not at+jwt".into()));
     }
     let kid = header.kid.ok_or_else(|| Invalid::Header("no kid".into()))?;
@@ -115,6 +124,17 @@ impl Unverified<'_> {
     /// The key id, to be looked up among our own published keys only.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The payload's `iss`, before any check: only to choose which issuer's keys to try.
+    pub fn unverified_issuer(&self) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Iss {
+            iss: String,
+        }
+        serde_json::from_slice::<Iss>(&self.payload)
+            .ok()
+            .map(|i| i.iss)
     }
 
     /// Checks the signature with `key`, whose algorithm must be the header's.
@@ -154,6 +174,14 @@ impl std::fmt::Debug for Verified {
 }
 
 impl Verified {
+    /// The payload as a JSON object, unchecked: for tokens of other issuers, whose claims
+    /// their profile interprets. Duplicate members are refused.
+    pub fn into_object(self) -> Result<Map<String, Value>, Invalid> {
+        let strict: StrictObject = serde_json::from_slice(&self.payload)
+            .map_err(|_| Invalid::Malformed("payload is not a JSON object"))?;
+        Ok(strict.0)
+    }
+
     /// Decodes the claims and applies the time and issuer rules.
     pub fn claims(&self, want: &Expectations<'_>) -> Result<AccessTokenClaims, Invalid> {
         let claims: AccessTokenClaims =
@@ -172,6 +200,35 @@ impl Verified {
             return Err(Invalid::NotYetValid);
         }
         Ok(claims)
+    }
+}
+
+/// A JSON object whose deserialisation fails on a repeated member, where `serde_json`'s map
+/// would silently keep the last one.
+struct StrictObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for StrictObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = StrictObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object without repeated members")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<StrictObject, A::Error> {
+                let mut m = Map::new();
+                while let Some((k, v)) = a.next_entry::<String, Value>()? {
+                    if m.insert(k.clone(), v).is_some() {
+                        return Err(serde::de::Error::custom(format!("repeated member {k:?}")));
+                    }
+                }
+                Ok(StrictObject(m))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -196,6 +253,11 @@ mod tests {
             client_id: "c1".into(),
             scope: "read".into(),
             dlg: vec![],
+            act: None,
+            chain: None,
+            acr: None,
+            amr: None,
+            auth_time: None,
             extra: Default::default(),
         }
     }

@@ -15,6 +15,7 @@ pub async fn apply(
     client: &Client,
     form: &Form,
     grant_type: &str,
+    subject_issuer: Option<&str>,
     claims: &mut AccessTokenClaims,
 ) -> Result<(), OAuthError> {
     let granted = ScopeSet::parse(&claims.scope).map_err(OAuthError::server_error)?;
@@ -35,6 +36,9 @@ pub async fn apply(
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
         claims_namespace: site.claims_namespace.clone(),
+        sub: Some(claims.sub.clone()).filter(|_| subject_issuer.is_some()),
+        act: claims.act.clone(),
+        subject_issuer: subject_issuer.map(String::from),
     };
     let approved = hook::call(
         app.hook.as_ref(),
@@ -81,7 +85,8 @@ pub async fn apply(
     if approved.scope.is_some() {
         claims.scope = scope.to_string();
     }
-    claims.dlg = approved.delegations;
-    claims.extra = approved.claims;
+    claims.dlg.extend(approved.delegations);
+    // Claims carried from a subject token stay unless the hook sets them anew.
+    claims.extra.extend(approved.claims);
     Ok(())
 }

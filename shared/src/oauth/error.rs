@@ -34,6 +34,9 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// RFC 8707 §2.
     InvalidTarget,
+    /// RFC 9470 §3, answered in the token endpoint's JSON body with `acr_values`: the subject
+    /// token's authentication is too weak for a requested scope; authenticate again and retry.
+    InsufficientUserAuthentication,
 }
 
 impl ErrorCode {
@@ -50,6 +53,7 @@ impl ErrorCode {
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidTarget => "invalid_target",
+            Self::InsufficientUserAuthentication => "insufficient_user_authentication",
         }
     }
 
@@ -78,6 +82,8 @@ pub struct OAuthError {
     status: Option<StatusCode>,
     /// The `Allow` header of a 405.
     allow: &'static str,
+    /// With `insufficient_user_authentication`: the `acr` values that would do (RFC 9470 §3).
+    acr_values: Option<String>,
 }
 
 impl OAuthError {
@@ -89,7 +95,21 @@ impl OAuthError {
             basic_challenge: code == ErrorCode::InvalidClient,
             status: None,
             allow: "POST",
+            acr_values: None,
         }
+    }
+
+    /// `insufficient_user_authentication` (RFC 9470 §3) naming the acceptable `acr` values.
+    pub fn insufficient_user_authentication(scope: &str, acr_values: &[String]) -> Self {
+        let mut e = Self::new(
+            ErrorCode::InsufficientUserAuthentication,
+            format!(
+                "scope {:?} needs a stronger authentication of the user",
+                super::shown(scope)
+            ),
+        );
+        e.acr_values = Some(acr_values.join(" "));
+        e
     }
 
     /// `405 Method Not Allowed`, naming the methods the endpoint takes.
@@ -154,10 +174,13 @@ impl OAuthError {
         struct Body<'a> {
             error: ErrorCode,
             error_description: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            acr_values: Option<&'a str>,
         }
         let body = serde_json::to_vec(&Body {
             error: self.code,
             error_description: &self.description,
+            acr_values: self.acr_values.as_deref(),
         })
         .unwrap_or_default();
         let mut resp = super::response::json(self.status(), body);
@@ -237,6 +260,7 @@ mod tests {
             (ErrorCode::ServerError, 500),
             (ErrorCode::UnsupportedTokenType, 400),
             (ErrorCode::InvalidTarget, 400),
+            (ErrorCode::InsufficientUserAuthentication, 400),
         ];
         for (code, status) in cases {
             let (s, body, headers) = wire(&OAuthError::new(code, "why"));
@@ -250,6 +274,20 @@ mod tests {
             );
             assert_eq!(headers, nostore, "{code:?}");
         }
+    }
+
+    #[test]
+    fn insufficient_user_authentication_names_acr_values() {
+        let e = OAuthError::insufficient_user_authentication(
+            "accounts:transact",
+            &["urn:example:otp".into(), "urn:example:webauthn".into()],
+        );
+        let (s, body, _) = wire(&e);
+        assert_eq!(s, 400);
+        assert_eq!(
+            body,
+            r#"{"error":"insufficient_user_authentication","error_description":"scope \"accounts:transact\" needs a stronger authentication of the user","acr_values":"urn:example:otp urn:example:webauthn"}"#
+        );
     }
 
     #[test]

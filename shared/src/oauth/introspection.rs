@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
 use crate::audit;
-use crate::domain::{AccessTokenClaims, Audience};
+use crate::domain::{AccessTokenClaims, Audience, Principal};
 use crate::http::{App, Site};
 use crate::jwt::verify::{self, Expectations};
 use crate::keys::KeyError;
@@ -28,6 +28,14 @@ struct Active<'a> {
     token_type: &'static str,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     dlg: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a crate::domain::Actor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<u64>,
     /// The claims hook's claims, as in the token.
     #[serde(flatten)]
     extra: &'a serde_json::Map<String, serde_json::Value>,
@@ -80,6 +88,10 @@ pub async fn handle(
         jti: &c.jti,
         token_type: "Bearer",
         dlg: &c.dlg,
+        act: c.act.as_ref(),
+        acr: c.acr.as_deref(),
+        amr: c.amr.as_deref(),
+        auth_time: c.auth_time,
         extra: &c.extra,
     })
 }
@@ -124,35 +136,57 @@ pub async fn validate(
     if check == Check::Active && app.revocations.is_revoked(&claims.jti, want.now).await? {
         return Ok(None);
     }
-    if check == Check::Active && !delegations_stand(app, &claims, want.now).await? {
+    if check == Check::Active && lineage(app, &claims, want.now).await?.is_none() {
         return Ok(None);
     }
     Ok(Some(claims))
 }
 
-/// Whether every delegation a token was issued on still stands: the same id (a re-grant
-/// gets a new one), live at `now`, and naming the token's client as delegate. Read from the
-/// store each time, never cached.
-async fn delegations_stand(
+/// Whether everything a token was derived from still stands: no ancestor in its chain (nor
+/// its refresh family) is revoked, and every delegation it was issued on is the same (a
+/// re-grant gets a new id), live, and held by a party of the token (its client, its subject,
+/// or one of its actors). `Some(end)`, the earliest end of those delegations, if so. Read from
+/// the store each time, never cached.
+pub async fn lineage(
     app: &App,
     claims: &AccessTokenClaims,
     now: u64,
-) -> Result<bool, OAuthError> {
+) -> Result<Option<u64>, OAuthError> {
+    for id in claims.chain.iter().flat_map(|c| c.jti.iter()) {
+        if app.revocations.is_revoked(id, now).await? {
+            tracing::debug!(ancestor = %id, "token rejected: an ancestor was revoked");
+            return Ok(None);
+        }
+    }
+    let parties: Vec<&str> = [claims.client_id.as_str(), claims.sub.as_str()]
+        .into_iter()
+        .chain(claims.act.iter().flat_map(|a| a.subjects()))
+        .collect();
+    let mut end = u64::MAX;
     for id in &claims.dlg {
         let found = app
             .delegations
             .delegation_by_id(id)
             .await
             .map_err(OAuthError::unavailable)?;
-        let stands = found.is_some_and(|d| {
-            d.is_live(now) && d.delegate.to_string() == format!("client:{}", claims.client_id)
-        });
-        if !stands {
-            tracing::debug!(delegation = %id, "token rejected: its delegation no longer stands");
-            return Ok(false);
+        let held = |d: &crate::domain::Delegation| {
+            let name = match &d.delegate {
+                Principal::Client(c) => c.as_str(),
+                Principal::User(u) => u.as_str(),
+            };
+            parties.contains(&name)
+        };
+        match found {
+            Some(d) if d.is_live(now) && held(&d) => {
+                end = end.min(d.expires_at.unwrap_or(u64::MAX));
+            }
+            _ => {
+                tracing::debug!(delegation = %id, "token rejected: its delegation no longer stands");
+                return Ok(None);
+            }
         }
     }
-    Ok(true)
+    Ok(Some(end))
 }
 
 fn rejected(why: verify::Invalid) -> Option<AccessTokenClaims> {

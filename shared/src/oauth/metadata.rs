@@ -65,7 +65,11 @@ mod tests {
                 "jwks_uri": "https://auth.example.com/.well-known/jwks.json",
                 "introspection_endpoint": "https://auth.example.com/oauth2/introspect",
                 "revocation_endpoint": "https://auth.example.com/oauth2/revoke",
-                "grant_types_supported": ["client_credentials"],
+                "grant_types_supported": [
+                    "client_credentials",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                    "refresh_token",
+                ],
                 "response_types_supported": [],
                 "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
                 "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

@@ -8,9 +8,11 @@ pub mod form;
 pub mod grants;
 pub mod introspection;
 pub mod metadata;
+pub mod refresh;
 pub mod request;
 pub mod response;
 pub mod revocation;
+pub mod step_up;
 pub mod token;
 
 pub use error::{ErrorCode, OAuthError, RETRY_AFTER_SECS};

@@ -7,27 +7,44 @@ use bytes::Bytes;
 use http::{Request, Response};
 use serde::Serialize;
 
-use super::grants::client_credentials;
+use super::form::Form;
+use super::grants::{client_credentials, refresh_token, token_exchange};
 use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
 use crate::audit;
-use crate::domain::{AccessTokenClaims, GrantType};
+use crate::domain::{AccessTokenClaims, Client, GrantType};
 use crate::http::{App, Site};
 use crate::jwt::mint::{self, MintError};
 use crate::keys::KeyError;
 use crate::signer::SignError;
 
 /// Grant types this build serves; advertised in the metadata.
-pub const SUPPORTED_GRANTS: &[GrantType] = &[GrantType::ClientCredentials];
+pub const SUPPORTED_GRANTS: &[GrantType] = &[
+    GrantType::ClientCredentials,
+    GrantType::TokenExchange,
+    GrantType::RefreshToken,
+];
 
-/// A successful answer (RFC 6749 §5.1).
+/// A successful answer (RFC 6749 §5.1, RFC 8693 §2.2.1).
 #[derive(Debug, Serialize)]
 struct TokenResponse<'a> {
     access_token: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
     token_type: &'static str,
     expires_in: u64,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+}
+
+/// What a grant decided, before the hook and the signature.
+struct Decision {
+    claims: AccessTokenClaims,
+    issued_token_type: Option<&'static str>,
+    subject_issuer: Option<String>,
+    redemption: Option<refresh_token::Redemption>,
 }
 
 pub async fn handle(
@@ -50,36 +67,123 @@ pub async fn handle(
             format!("this client may not use the {} grant", grant.as_str()),
         ));
     }
-    let policy = &site.policy;
+    let result = issue(app, site, &client, form, grant, now).await;
+    if let Err(e) = &result {
+        audit!(
+            "token_denied",
+            grant = grant.as_str(),
+            client_id = %client.id,
+            error = e.code.as_str(),
+            reason = %e.description,
+        );
+    }
+    result
+}
+
+async fn issue(
+    app: &App,
+    site: &Site,
+    client: &Client,
+    form: &Form,
+    grant: GrantType,
+    now: u64,
+) -> Result<Response<Bytes>, OAuthError> {
     let jti = new_jti()?;
-    let mut claims = match grant {
-        GrantType::ClientCredentials => {
-            client_credentials::claims(&client, form, policy, now, jti)?
+    let mut d = match grant {
+        GrantType::ClientCredentials => Decision {
+            claims: client_credentials::claims(client, form, &site.policy, now, jti)?,
+            issued_token_type: None,
+            subject_issuer: None,
+            redemption: None,
+        },
+        GrantType::TokenExchange => {
+            let x = token_exchange::exchange(app, site, client, form, now, jti).await?;
+            Decision {
+                claims: x.claims,
+                issued_token_type: Some(x.issued_token_type),
+                subject_issuer: Some(x.subject_issuer),
+                redemption: None,
+            }
         }
-        GrantType::TokenExchange | GrantType::RefreshToken => {
-            return Err(unsupported(grant_name));
+        GrantType::RefreshToken => {
+            let r = refresh_token::redeem(app, client, form, now, jti).await?;
+            Decision {
+                claims: r.next.claims.clone(),
+                issued_token_type: None,
+                subject_issuer: None,
+                redemption: Some(r),
+            }
         }
     };
-    if client.hook {
-        super::claims_hook::apply(app, site, &client, form, grant.as_str(), &mut claims).await?;
+    if client.hook && grant != GrantType::RefreshToken {
+        let subject = d.subject_issuer.as_deref();
+        super::claims_hook::apply(
+            app,
+            site,
+            client,
+            form,
+            grant.as_str(),
+            subject,
+            &mut d.claims,
+        )
+        .await?;
     }
-    let token = sign(app, &claims).await?;
+    // A new refresh token goes with an exchanged token when the client may refresh; its
+    // family id joins the access token's chain before it is signed.
+    let mut fresh: Option<(String, String, String)> = None;
+    if grant == GrantType::TokenExchange && client.grants.contains(&GrantType::RefreshToken) {
+        let family = new_jti()?;
+        if let Some(chain) = d.claims.chain.as_mut() {
+            chain.jti.push(family.clone());
+        }
+        let (token, hash) = super::refresh::generate()?;
+        fresh = Some((family, token, hash));
+    }
+    let token = sign(app, &d.claims).await?;
+    let refresh = match (&d.redemption, fresh) {
+        (Some(r), _) => {
+            refresh_token::commit(app, r, now).await?;
+            Some(r.next_token.clone())
+        }
+        (None, Some((family, token, hash))) => {
+            let record = super::refresh::record(app, hash, &family, &d.claims, now, None)?;
+            app.refresh_tokens
+                .put_refresh_token(&record)
+                .await
+                .map_err(OAuthError::unavailable)?;
+            Some(token)
+        }
+        (None, None) => None,
+    };
+    let c = &d.claims;
     audit!(
         "token_issued",
         grant = grant.as_str(),
         client_id = %client.id,
-        sub = %claims.sub,
-        aud = %claims.aud,
-        scope = %claims.scope,
-        jti = %claims.jti,
-        exp = claims.exp,
+        sub = %c.sub,
+        act = c.act.as_ref().map(|a| a.sub.as_str()).unwrap_or_default(),
+        aud = %c.aud,
+        scope = %c.scope,
+        jti = %c.jti,
+        exp = c.exp,
+        dlg = %c.dlg.join(" "),
+        subject_issuer = d.subject_issuer.as_deref().unwrap_or_default(),
+        refresh_token = refresh.is_some(),
     );
-    respond(&token, &claims)
+    response::ok_json(&TokenResponse {
+        access_token: &token,
+        issued_token_type: d.issued_token_type,
+        token_type: "Bearer",
+        expires_in: c.exp.saturating_sub(c.iat),
+        scope: &c.scope,
+        refresh_token: refresh.as_deref(),
+    })
 }
 
 fn supported_grant(name: &str) -> Result<GrantType, OAuthError> {
     match GrantType::from_str(name) {
-        Ok(g) if SUPPORTED_GRANTS.contains(&g) => Ok(g),
+        // Exactly the registered name: the CLI's short alias is not a grant type on the wire.
+        Ok(g) if SUPPORTED_GRANTS.contains(&g) && g.as_str() == name => Ok(g),
         _ => Err(unsupported(name)),
     }
 }
@@ -117,13 +221,4 @@ pub async fn sign(app: &App, claims: &AccessTokenClaims) -> Result<String, OAuth
             MintError::Sign(_) => OAuthError::unavailable(e),
             MintError::Claims(_) => OAuthError::server_error(e),
         })
-}
-
-fn respond(token: &str, claims: &AccessTokenClaims) -> Result<Response<Bytes>, OAuthError> {
-    response::ok_json(&TokenResponse {
-        access_token: token,
-        token_type: "Bearer",
-        expires_in: claims.exp.saturating_sub(claims.iat),
-        scope: &claims.scope,
-    })
 }

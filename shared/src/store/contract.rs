@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use super::{KeyChange, KeyMaterial, KeyRecord, KeyStatus, StoreError, Stores};
 use crate::domain::{
-    Audience, Client, ClientId, ClientSecret, Delegation, GrantType, Principal, ScopeSet,
-    SecretEntry,
+    AccessTokenClaims, Actor, Audience, Chain, ClaimMapping, Client, ClientId, ClientSecret,
+    Delegation, GrantType, Principal, RefreshRecord, Scope, ScopeClaim, ScopeRule, ScopeSet,
+    SecretEntry, TrustedIssuer, TypRule,
 };
 use crate::jwt::PublicJwk;
 use crate::signer::Algorithm;
@@ -21,6 +22,9 @@ pub async fn run_all(stores: Stores) {
     keys(&stores).await;
     revocations(&stores).await;
     delegations(&stores).await;
+    issuers(&stores).await;
+    scope_rules(&stores).await;
+    refresh_tokens(&stores).await;
 }
 
 pub fn sample_client(id: &str) -> Client {
@@ -36,6 +40,7 @@ pub fn sample_client(id: &str) -> Client {
         audiences: vec![Audience::new("https://api.example.com").expect("valid audience")],
         token_ttl: Some(600),
         grants: vec![GrantType::ClientCredentials],
+        max_exchange_ttl: None,
         introspect: false,
         hook: false,
         attributes: vec![],
@@ -299,4 +304,192 @@ async fn delegations(stores: &Stores) {
         s.delegations_to(&p("user:guardian-3")).await.unwrap(),
         vec![other]
     );
+}
+
+fn sample_issuer(issuer: &str) -> TrustedIssuer {
+    TrustedIssuer {
+        issuer: issuer.into(),
+        jwks_uri: format!("{issuer}/jwks.json"),
+        audiences: vec!["tokenmint".into()],
+        typ: TypRule::Jwt,
+        scope_claim: ScopeClaim::Scp,
+        max_scope: Some(ScopeSet::parse("read").unwrap()),
+        subject_prefix: Some("idp|".into()),
+        claim_map: vec!["groups=roles".parse::<ClaimMapping>().unwrap()],
+        created_at: 1,
+    }
+}
+
+async fn issuers(stores: &Stores) {
+    let s = stores.issuers.as_ref();
+    let sorted = |mut v: Vec<TrustedIssuer>| {
+        v.sort_by(|a, b| a.issuer.cmp(&b.issuer));
+        v
+    };
+    assert!(s.list_issuers().await.unwrap().is_empty());
+    let a = sample_issuer("https://idp-a.example.com");
+    let b = sample_issuer("https://idp-b.example.com");
+    s.put_issuer(&a).await.unwrap();
+    s.put_issuer(&b).await.unwrap();
+    assert_eq!(
+        sorted(s.list_issuers().await.unwrap()),
+        vec![a.clone(), b.clone()]
+    );
+    // Putting a profile with the same `issuer` replaces it.
+    let a2 = TrustedIssuer {
+        typ: TypRule::AtJwt,
+        max_scope: None,
+        created_at: 2,
+        ..a.clone()
+    };
+    s.put_issuer(&a2).await.unwrap();
+    assert_eq!(sorted(s.list_issuers().await.unwrap()), vec![a2, b.clone()]);
+    assert!(s.remove_issuer(&a.issuer).await.unwrap());
+    assert!(!s.remove_issuer(&a.issuer).await.unwrap());
+    assert_eq!(s.list_issuers().await.unwrap(), vec![b]);
+}
+
+async fn scope_rules(stores: &Stores) {
+    let s = stores.scope_rules.as_ref();
+    let rule = |scope: &str, acr: &[&str], at| ScopeRule {
+        scope: Scope::new(scope).unwrap(),
+        acr: acr.iter().map(|&a| a.to_owned()).collect(),
+        updated_at: at,
+    };
+    let sorted = |mut v: Vec<ScopeRule>| {
+        v.sort_by(|a, b| a.scope.cmp(&b.scope));
+        v
+    };
+    assert!(s.list_scope_rules().await.unwrap().is_empty());
+    let pay = rule("pay", &["mfa"], 1);
+    let transfer = rule("transfer", &["mfa", "hwk"], 1);
+    s.put_scope_rule(&pay).await.unwrap();
+    s.put_scope_rule(&transfer).await.unwrap();
+    assert_eq!(
+        sorted(s.list_scope_rules().await.unwrap()),
+        vec![pay.clone(), transfer.clone()]
+    );
+    // Putting a rule for the same scope replaces it.
+    let pay2 = rule("pay", &["hwk"], 2);
+    s.put_scope_rule(&pay2).await.unwrap();
+    assert_eq!(
+        sorted(s.list_scope_rules().await.unwrap()),
+        vec![pay2, transfer.clone()]
+    );
+    assert!(s.remove_scope_rule("pay").await.unwrap());
+    assert!(!s.remove_scope_rule("pay").await.unwrap());
+    assert_eq!(s.list_scope_rules().await.unwrap(), vec![transfer]);
+}
+
+/// An unused refresh token record with every claim set, for store tests.
+pub fn sample_refresh(hash: &str, family: &str) -> RefreshRecord {
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        "https://tokenmint.example/roles".into(),
+        serde_json::json!(["admin"]),
+    );
+    RefreshRecord {
+        hash: hash.into(),
+        family: family.into(),
+        client_id: ClientId::new("contract-refresh").expect("valid test id"),
+        claims: AccessTokenClaims {
+            iss: "https://tokenmint.example".into(),
+            sub: "user-1".into(),
+            aud: "https://api.example.com".into(),
+            exp: 1_600,
+            iat: 1_000,
+            nbf: 1_000,
+            jti: format!("jti-{hash}"),
+            client_id: "contract-refresh".into(),
+            scope: "read write".into(),
+            act: Some(Actor::new("gateway", Some(Actor::new("edge", None)))),
+            dlg: vec!["d-1".into()],
+            chain: Some(Chain {
+                iat: 900,
+                until: 10_000,
+                jti: vec![family.into()],
+            }),
+            acr: Some("mfa".into()),
+            amr: Some(vec!["pwd".into(), "otp".into()]),
+            auth_time: Some(950),
+            extra,
+        },
+        created_at: 1_000,
+        expires_at: 100_000,
+        idle_expires_at: 10_000,
+        used_at: None,
+        replaced_by: None,
+    }
+}
+
+async fn refresh_tokens(stores: &Stores) {
+    let s = stores.refresh_tokens.as_ref();
+    let conflict = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Conflict(_)));
+    let now = 2_000;
+    let a = sample_refresh("rt-a", "fam-1");
+    s.put_refresh_token(&a).await.unwrap();
+    assert_eq!(s.refresh_token("rt-a").await.unwrap(), Some(a.clone()));
+    // The identical record again is a retried write; a different one under the hash is not.
+    s.put_refresh_token(&a).await.unwrap();
+    let mut other = a.clone();
+    other.family = "fam-other".into();
+    assert!(conflict(s.put_refresh_token(&other).await));
+    assert_eq!(s.refresh_token("rt-a").await.unwrap(), Some(a.clone()));
+    assert_eq!(s.refresh_token("rt-unknown").await.unwrap(), None);
+
+    // Rotation marks the used token and stores the next one.
+    let b = sample_refresh("rt-b", "fam-1");
+    s.rotate_refresh_token("rt-a", now, &b).await.unwrap();
+    let used = s.refresh_token("rt-a").await.unwrap().unwrap();
+    assert_eq!(used.used_at, Some(now));
+    assert_eq!(used.replaced_by.as_deref(), Some("rt-b"));
+    assert_eq!(
+        used,
+        RefreshRecord {
+            used_at: Some(now),
+            replaced_by: Some("rt-b".into()),
+            ..a.clone()
+        }
+    );
+    assert_eq!(s.refresh_token("rt-b").await.unwrap(), Some(b.clone()));
+    // The same rotation again is a retried call: success. Any other rotation of a used token
+    // is reuse, and stores nothing.
+    s.rotate_refresh_token("rt-a", now, &b).await.unwrap();
+    let c = sample_refresh("rt-c", "fam-1");
+    assert!(conflict(s.rotate_refresh_token("rt-a", now, &c).await));
+    assert_eq!(s.refresh_token("rt-c").await.unwrap(), None);
+    assert!(conflict(
+        s.rotate_refresh_token("rt-unknown", now, &c).await
+    ));
+    assert_eq!(s.refresh_token("rt-c").await.unwrap(), None);
+
+    // Concurrent redemptions of one token: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = Arc::clone(&stores.refresh_tokens);
+        let next = sample_refresh(&format!("rt-race-{i}"), "fam-1");
+        tasks.push(tokio::spawn(async move {
+            store.rotate_refresh_token("rt-b", now + 1, &next).await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let mut stored = Vec::new();
+    for i in 0..20 {
+        let hash = format!("rt-race-{i}");
+        if s.refresh_token(&hash).await.unwrap().is_some() {
+            stored.push(hash);
+        }
+    }
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let used = s.refresh_token("rt-b").await.unwrap().unwrap();
+    assert_eq!(used.used_at, Some(now + 1));
+    assert_eq!(used.replaced_by.as_ref(), Some(&stored[0]));
 }

@@ -6,11 +6,13 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{
-    ClientStore, DelegationStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationStore,
-    StoreError,
+    ClientStore, DelegationStore, IssuerStore, KeyChange, KeyRecord, KeyStatus, KeyStore,
+    RefreshTokenStore, RevocationStore, ScopeRuleStore, StoreError,
 };
 use crate::clock::UnixTime;
-use crate::domain::{Client, ClientId, Delegation, Principal};
+use crate::domain::{
+    Client, ClientId, Delegation, Principal, RefreshRecord, Scope, ScopeRule, TrustedIssuer,
+};
 
 #[derive(Default)]
 struct State {
@@ -19,6 +21,10 @@ struct State {
     revocations: HashMap<String, UnixTime>,
     /// By (delegate, delegator).
     delegations: BTreeMap<(Principal, Principal), Delegation>,
+    issuers: BTreeMap<String, TrustedIssuer>,
+    scope_rules: BTreeMap<Scope, ScopeRule>,
+    /// By hash.
+    refresh_tokens: HashMap<String, RefreshRecord>,
 }
 
 /// Every store port over maps behind one mutex.
@@ -191,6 +197,97 @@ impl DelegationStore for MemoryStore {
             .filter(|d| &d.delegate == delegate)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl IssuerStore for MemoryStore {
+    async fn put_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
+        self.state()?
+            .issuers
+            .insert(issuer.issuer.clone(), issuer.clone());
+        Ok(())
+    }
+
+    async fn list_issuers(&self) -> Result<Vec<TrustedIssuer>, StoreError> {
+        Ok(self.state()?.issuers.values().cloned().collect())
+    }
+
+    async fn remove_issuer(&self, issuer: &str) -> Result<bool, StoreError> {
+        Ok(self.state()?.issuers.remove(issuer).is_some())
+    }
+}
+
+#[async_trait]
+impl ScopeRuleStore for MemoryStore {
+    async fn put_scope_rule(&self, rule: &ScopeRule) -> Result<(), StoreError> {
+        self.state()?
+            .scope_rules
+            .insert(rule.scope.clone(), rule.clone());
+        Ok(())
+    }
+
+    async fn list_scope_rules(&self) -> Result<Vec<ScopeRule>, StoreError> {
+        Ok(self.state()?.scope_rules.values().cloned().collect())
+    }
+
+    async fn remove_scope_rule(&self, scope: &str) -> Result<bool, StoreError> {
+        let mut s = self.state()?;
+        let before = s.scope_rules.len();
+        s.scope_rules.retain(|k, _| k.as_str() != scope);
+        Ok(s.scope_rules.len() != before)
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for MemoryStore {
+    async fn put_refresh_token(&self, record: &RefreshRecord) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        match s.refresh_tokens.get(&record.hash) {
+            Some(old) if old == record => Ok(()),
+            Some(_) => Err(StoreError::Conflict(format!(
+                "refresh token {} already exists",
+                record.hash
+            ))),
+            None => {
+                s.refresh_tokens.insert(record.hash.clone(), record.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+        Ok(self.state()?.refresh_tokens.get(hash).cloned())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        used: &str,
+        now: UnixTime,
+        next: &RefreshRecord,
+    ) -> Result<(), StoreError> {
+        let mut s = self.state()?;
+        let conflict = || StoreError::Conflict(format!("refresh token {used} is used or unknown"));
+        let current = s.refresh_tokens.get(used).ok_or_else(conflict)?;
+        let stored_next = s.refresh_tokens.get(&next.hash);
+        if current.used_at.is_some() {
+            // Already rotated: success only if it was this very rotation (a retried call).
+            let retried =
+                current.replaced_by.as_ref() == Some(&next.hash) && stored_next == Some(next);
+            return if retried { Ok(()) } else { Err(conflict()) };
+        }
+        if stored_next.is_some_and(|n| n != next) {
+            return Err(StoreError::Conflict(format!(
+                "refresh token {} already exists",
+                next.hash
+            )));
+        }
+        let mut marked = current.clone();
+        marked.used_at = Some(now);
+        marked.replaced_by = Some(next.hash.clone());
+        s.refresh_tokens.insert(used.to_owned(), marked);
+        s.refresh_tokens.insert(next.hash.clone(), next.clone());
+        Ok(())
     }
 }
 

@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
-use crate::domain::{Client, ClientId, Delegation, Principal};
+use crate::domain::{
+    Client, ClientId, Delegation, Principal, RefreshRecord, ScopeRule, TrustedIssuer,
+};
 use crate::jwt::PublicJwk;
 use crate::signer::Algorithm;
 
@@ -204,6 +206,47 @@ pub trait DelegationStore: Send + Sync {
     async fn delegations_to(&self, delegate: &Principal) -> Result<Vec<Delegation>, StoreError>;
 }
 
+/// Trusted external issuers (token exchange, docs/token-exchange.md). Few, and read whole.
+#[async_trait]
+pub trait IssuerStore: Send + Sync {
+    /// Stores `issuer`, replacing the profile with the same `issuer` value.
+    async fn put_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError>;
+    /// Every trusted issuer, read consistently: one read whatever a token claims.
+    async fn list_issuers(&self) -> Result<Vec<TrustedIssuer>, StoreError>;
+    /// Removes the profile of `issuer`; whether there was one.
+    async fn remove_issuer(&self, issuer: &str) -> Result<bool, StoreError>;
+}
+
+/// Step-up rules: the `acr` values a scope requires. Few, and read whole.
+#[async_trait]
+pub trait ScopeRuleStore: Send + Sync {
+    /// Stores `rule`, replacing the rule for the same scope.
+    async fn put_scope_rule(&self, rule: &ScopeRule) -> Result<(), StoreError>;
+    /// Every rule, read consistently.
+    async fn list_scope_rules(&self) -> Result<Vec<ScopeRule>, StoreError>;
+    /// Removes the rule for `scope`; whether there was one.
+    async fn remove_scope_rule(&self, scope: &str) -> Result<bool, StoreError>;
+}
+
+/// Refresh tokens, by the hash of the token.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Stores a new refresh token; `Conflict` if its hash is taken by a different record.
+    async fn put_refresh_token(&self, record: &RefreshRecord) -> Result<(), StoreError>;
+    /// The record with this hash, used or not, read consistently.
+    async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshRecord>, StoreError>;
+    /// Atomically marks the token `used` as used at `now`, replaced by `next`, and stores
+    /// `next`, only if `used` exists and is unused: `Conflict` otherwise (a concurrent
+    /// redemption won, or it is reuse). A retried call whose first attempt succeeded (the
+    /// stored `used` is already replaced by `next.hash`) succeeds.
+    async fn rotate_refresh_token(
+        &self,
+        used: &str,
+        now: UnixTime,
+        next: &RefreshRecord,
+    ) -> Result<(), StoreError>;
+}
+
 /// The stores an [`crate::App`] runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -211,19 +254,32 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     pub revocations: Arc<dyn RevocationStore>,
     pub delegations: Arc<dyn DelegationStore>,
+    pub issuers: Arc<dyn IssuerStore>,
+    pub scope_rules: Arc<dyn ScopeRuleStore>,
+    pub refresh_tokens: Arc<dyn RefreshTokenStore>,
 }
 
 impl Stores {
     /// Every port served by one adapter.
     pub fn from_one<S>(s: Arc<S>) -> Self
     where
-        S: ClientStore + KeyStore + RevocationStore + DelegationStore + 'static,
+        S: ClientStore
+            + KeyStore
+            + RevocationStore
+            + DelegationStore
+            + IssuerStore
+            + ScopeRuleStore
+            + RefreshTokenStore
+            + 'static,
     {
         Self {
             clients: s.clone(),
             keys: s.clone(),
             revocations: s.clone(),
-            delegations: s,
+            delegations: s.clone(),
+            issuers: s.clone(),
+            scope_rules: s.clone(),
+            refresh_tokens: s,
         }
     }
 }

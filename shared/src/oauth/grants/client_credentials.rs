@@ -31,6 +31,11 @@ pub fn claims(
         client_id: client.id.to_string(),
         scope: scope.to_string(),
         dlg: vec![],
+        act: None,
+        chain: None,
+        acr: None,
+        amr: None,
+        auth_time: None,
         extra: Default::default(),
     })
 }

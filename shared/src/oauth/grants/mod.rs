@@ -2,6 +2,8 @@
 //! endpoint dispatches to them with an exhaustive `match`.
 
 pub mod client_credentials;
+pub mod refresh_token;
+pub mod token_exchange;
 
 use crate::domain::{Audience, Client, InvalidAudience, ScopeSet};
 use crate::oauth::form::Form;

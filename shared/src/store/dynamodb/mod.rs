@@ -8,6 +8,9 @@
 //! | revoked token id | `REVOKED#<jti>` | `REVOKED` | `until`, `ttl` = `until` |
 //! | delegation | `DELEGATE#<delegate>` | `DELEGATOR#<delegator>` | `doc`, `id`, `gsi1pk` = `DELEGATOR#<delegator>`, `gsi1sk` = `DELEGATE#<delegate>`, `ttl` |
 //! | delegation by id | `DELEGATION#<id>` | `DELEGATION` | `doc`, `ttl` |
+//! | trusted issuer | `ISSUERS` | `ISSUER#<issuer>` | `doc` (JSON) |
+//! | scope rule | `SCOPE_RULES` | `SCOPE#<scope>` | `doc` (JSON) |
+//! | refresh token | `REFRESH#<hash>` | `REFRESH` | `doc` (JSON), `family`, `used_at` (once used), `ttl` = `expires_at` + 1 day |
 //!
 //! Security decisions (revocation, key status, delegations) read the base table with consistent reads; the
 //! `gsi1` index serves only listings. DynamoDB's TTL deletion is lazy, so expiry is also
@@ -16,6 +19,7 @@
 //! succeeded is recognised as success.
 
 mod delegations;
+mod exchange;
 
 use std::collections::HashMap;
 

@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file, in WAL mode so the CLI can administer a running server.
 
 mod delegations;
+mod exchange;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,8 +13,8 @@ use super::{ClientStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationSt
 use crate::clock::UnixTime;
 use crate::domain::{Client, ClientId};
 
-/// 2 added delegations.
-const SCHEMA_VERSION: i64 = 2;
+/// 2 added delegations; 3 added issuers, scope rules and refresh tokens.
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clients (
@@ -76,6 +77,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         conn.execute_batch(delegations::SCHEMA)
             .map_err(unavailable)?;
+        conn.execute_batch(exchange::SCHEMA).map_err(unavailable)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(unavailable)?;
         Ok(Self {

@@ -1,0 +1,170 @@
+//! `tokenmint issuer` and `tokenmint scope`: what token exchange trusts
+//! (docs/token-exchange.md).
+
+use clap::Subcommand;
+use serde::Serialize;
+use tokenmint::Config;
+use tokenmint::domain::TrustedIssuer;
+use tokenmint::store::Stores;
+use tokenmint::trust::{self, NewIssuer};
+use tokenmint::{Clock, SystemClock};
+
+type Result<T> = std::result::Result<T, String>;
+
+#[derive(Subcommand)]
+pub enum IssuerCommand {
+    /// Trust an external issuer's tokens as subject tokens (adding it again replaces it).
+    Add {
+        /// The exact `iss` value of its tokens.
+        #[arg(long)]
+        issuer: String,
+        /// Where it publishes its signing keys (https; http only on loopback).
+        #[arg(long)]
+        jwks_uri: String,
+        /// Its tokens must be addressed (aud) to one of these (repeatable).
+        #[arg(long = "audience")]
+        audiences: Vec<String>,
+        /// Accepted JOSE typ: at+jwt (default), JWT (or none) or any.
+        #[arg(long)]
+        typ: Option<String>,
+        /// The claim holding scopes: scope (space-separated, default) or scp (array).
+        #[arg(long)]
+        scope_claim: Option<String>,
+        /// The most its tokens are granted; scope-less tokens (ID tokens) get exactly this.
+        #[arg(long)]
+        max_scope: Option<String>,
+        /// Put before its subjects (required once two issuers are trusted), e.g. "auth0|".
+        #[arg(long)]
+        subject_prefix: Option<String>,
+        /// Copy an upstream claim, renamed, under the claims namespace: from=to (repeatable).
+        #[arg(long = "map-claim")]
+        map_claims: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List trusted issuers.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop trusting an issuer.
+    Remove { issuer: String },
+}
+
+#[derive(Subcommand)]
+pub enum ScopeCommand {
+    /// Require one of these acr values of the user's login for SCOPE on token exchange
+    /// (no --acr: remove the rule).
+    Set {
+        scope: String,
+        #[arg(long = "acr")]
+        acr: Vec<String>,
+    },
+    /// List step-up rules.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<()> {
+    let s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+    println!("{s}");
+    Ok(())
+}
+
+fn line(i: &TrustedIssuer) -> String {
+    format!(
+        "{}  jwks={}  typ={}  prefix={}  max_scope={}",
+        i.issuer,
+        i.jwks_uri,
+        i.typ,
+        i.subject_prefix.as_deref().unwrap_or("-"),
+        i.max_scope.as_ref().map_or("-".into(), |s| s.to_string()),
+    )
+}
+
+pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Result<()> {
+    let store = stores.issuers.as_ref();
+    match cmd {
+        IssuerCommand::Add {
+            issuer,
+            jwks_uri,
+            audiences,
+            typ,
+            scope_claim,
+            max_scope,
+            subject_prefix,
+            map_claims,
+            json,
+        } => {
+            let spec = NewIssuer {
+                issuer,
+                jwks_uri,
+                audiences,
+                typ,
+                scope_claim,
+                max_scope,
+                subject_prefix,
+                map_claims,
+            };
+            let i = trust::add_issuer(store, config, spec, SystemClock.now())
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                return print_json(&i);
+            }
+            println!("{}", line(&i));
+            Ok(())
+        }
+        IssuerCommand::List { json } => {
+            let all = store
+                .list_issuers()
+                .await
+                .map_err(|e| format!("cannot list issuers: {e}"))?;
+            if json {
+                return print_json(&all);
+            }
+            for i in &all {
+                println!("{}", line(i));
+            }
+            Ok(())
+        }
+        IssuerCommand::Remove { issuer } => {
+            trust::remove_issuer(store, &issuer)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("no longer trusting {issuer}");
+            Ok(())
+        }
+    }
+}
+
+pub async fn scope(cmd: ScopeCommand, stores: &Stores) -> Result<()> {
+    let store = stores.scope_rules.as_ref();
+    match cmd {
+        ScopeCommand::Set { scope, acr } => {
+            match trust::set_scope_rule(store, &scope, acr, SystemClock.now())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(r) => println!("{}  acr={}", r.scope.as_str(), r.acr.join(" ")),
+                None => eprintln!("scope {scope} needs no step-up"),
+            }
+            Ok(())
+        }
+        ScopeCommand::List { json } => {
+            let all = store
+                .list_scope_rules()
+                .await
+                .map_err(|e| format!("cannot list scope rules: {e}"))?;
+            if json {
+                return print_json(&all);
+            }
+            for r in &all {
+                println!("{}  acr={}", r.scope.as_str(), r.acr.join(" "));
+            }
+            Ok(())
+        }
+    }
+}

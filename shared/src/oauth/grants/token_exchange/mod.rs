@@ -1,0 +1,307 @@
+//! The token-exchange grant (RFC 8693 §2), for downscoping (a narrower token that keeps the
+//! user as `sub`), delegation (`requested_subject`: a guardian acting for a minor) and
+//! external identities (subject tokens of trusted issuers). docs/token-exchange.md.
+//!
+//! Parameters read (RFC 8693 §2.1, RFC 8707 §2): `subject_token`, `subject_token_type`,
+//! `requested_token_type`, `requested_subject` (as Keycloak names it), `scope`, `resource`,
+//! `audience`, and `expires_in` (an extension, for clients allowed longer exchanges).
+//! `actor_token` is refused. Client authentication is done before dispatch.
+
+pub mod subject;
+
+use serde_json::Value;
+
+use super::{Policy, audience};
+use crate::clock::UnixTime;
+use crate::domain::{
+    AccessTokenClaims, Actor, Chain, Client, Delegation, Principal, ScopeSet, UserSub,
+};
+use crate::http::{App, Site};
+use crate::oauth::form::Form;
+use crate::oauth::{ErrorCode, OAuthError, shown};
+use subject::{ACCESS_TOKEN_TYPE, JWT_TYPE, Subject, validate_subject};
+
+/// The most actors an `act` claim nests (RFC 8693 §4.1): a token can be exchanged this many
+/// times in a row, delegation included.
+pub const MAX_ACT_DEPTH: usize = 4;
+/// The longest life of a token issued on a delegation, or listing delegations.
+pub const DELEGATED_TTL: u64 = 300;
+/// The scope that asks for the `delegated_accounts` claim.
+pub const DELEGATIONS_SCOPE: &str = "delegations";
+/// The most entries of `delegated_accounts`; beyond, `delegated_accounts_truncated` is set.
+pub const MAX_DELEGATED_ACCOUNTS: usize = 20;
+
+/// What an exchange decided.
+#[derive(Debug)]
+pub struct Exchanged {
+    pub claims: AccessTokenClaims,
+    /// `issued_token_type` of the answer (RFC 8693 §2.2.1).
+    pub issued_token_type: &'static str,
+    /// The subject token's issuer, for the hook.
+    pub subject_issuer: String,
+}
+
+/// Validates the subject token and decides the claims of the token to issue. Never more than
+/// the subject token, the client and the delegation allow (RFC 8693 §5).
+pub async fn exchange(
+    app: &App,
+    site: &Site,
+    client: &Client,
+    form: &Form,
+    now: UnixTime,
+    jti: String,
+) -> Result<Exchanged, OAuthError> {
+    if form.get("actor_token").is_some() || form.get("actor_token_type").is_some() {
+        return Err(OAuthError::invalid_request("actor_token is not supported"));
+    }
+    let token = required(form, "subject_token")?;
+    let token_type = required(form, "subject_token_type")?;
+    let issued_token_type = match form.get("requested_token_type") {
+        None | Some(ACCESS_TOKEN_TYPE) => ACCESS_TOKEN_TYPE,
+        Some(JWT_TYPE) => JWT_TYPE,
+        Some(other) => {
+            return Err(OAuthError::invalid_request(format!(
+                "requested_token_type {:?} is not issued; ask for an access_token or jwt",
+                shown(other)
+            )));
+        }
+    };
+    let subject = validate_subject(app, site, token, token_type).await?;
+    if !subject.is_for(client) {
+        return Err(OAuthError::invalid_request(
+            "the subject token was not issued for this client",
+        ));
+    }
+    let mut grantable = subject
+        .grantable()
+        .ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidScope,
+                "the subject token carries no scope and its issuer grants none",
+            )
+        })?
+        .intersection(&client.scopes);
+
+    let delegation = match form.get("requested_subject") {
+        Some(requested) => Some(delegation(app, &subject, requested, now).await?),
+        None => None,
+    };
+    let (sub, act) = match &delegation {
+        Some(d) => {
+            grantable = grantable.intersection(&d.scopes);
+            (
+                account(&d.delegator),
+                Actor::new(&subject.sub, subject.act.clone()),
+            )
+        }
+        None => (
+            subject.sub.clone(),
+            Actor::new(client.id.as_str(), subject.act.clone()),
+        ),
+    };
+    if act.depth() > MAX_ACT_DEPTH {
+        return Err(OAuthError::invalid_request(format!(
+            "the subject token has been exchanged too often; at most {MAX_ACT_DEPTH} actors nest"
+        )));
+    }
+    let scope = narrowed_scope(form, &grantable)?;
+    let aud = audience(form, client)?;
+    crate::oauth::step_up::check(app, &scope, subject.acr.as_deref()).await?;
+    let (until, mut exp) = lifetime(form, &subject, client, &site.policy, now)?;
+
+    let mut dlg = subject.dlg.clone();
+    let mut extra = subject.extra.clone();
+    if let Some(d) = &delegation {
+        dlg.push(d.id.clone());
+        exp = exp
+            .min(now + DELEGATED_TTL)
+            .min(d.expires_at.unwrap_or(UnixTime::MAX));
+    }
+    if scope.contains(DELEGATIONS_SCOPE) {
+        let listed = delegated_accounts(app, &sub, now).await?;
+        dlg.extend(listed.ids);
+        extra.insert("delegated_accounts".into(), Value::Array(listed.accounts));
+        if listed.truncated {
+            extra.insert("delegated_accounts_truncated".into(), Value::Bool(true));
+        }
+        exp = exp.min(now + DELEGATED_TTL);
+    }
+    let mut ancestors = subject
+        .chain
+        .as_ref()
+        .map(|c| c.jti.clone())
+        .unwrap_or_default();
+    ancestors.extend(subject.jti.clone());
+    let chain = Chain {
+        iat: subject
+            .chain
+            .as_ref()
+            .map(|c| c.iat)
+            .or(subject.iat)
+            .unwrap_or(now),
+        until,
+        jti: ancestors,
+    };
+    let claims = AccessTokenClaims {
+        iss: site.policy.issuer.clone(),
+        sub,
+        aud: aud.to_string(),
+        exp,
+        iat: now,
+        nbf: now,
+        jti,
+        client_id: client.id.to_string(),
+        scope: scope.to_string(),
+        act: Some(act),
+        dlg,
+        chain: Some(chain),
+        acr: subject.acr.clone(),
+        amr: subject.amr.clone(),
+        auth_time: subject.auth_time,
+        extra,
+    };
+    Ok(Exchanged {
+        claims,
+        issued_token_type,
+        subject_issuer: subject.issuer,
+    })
+}
+
+fn required<'a>(form: &'a Form, name: &'static str) -> Result<&'a str, OAuthError> {
+    form.get(name)
+        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+}
+
+/// The name of a delegator as tokens carry it: a user's bare `sub`, or `client:<id>`.
+fn account(p: &Principal) -> String {
+    match p {
+        Principal::User(u) => u.as_str().to_owned(),
+        Principal::Client(_) => p.to_string(),
+    }
+}
+
+/// The live delegation from the requested subject to the subject token's subject. Every
+/// failure reads the same, so the answer does not tell whether the account exists.
+async fn delegation(
+    app: &App,
+    subject: &Subject,
+    requested: &str,
+    now: UnixTime,
+) -> Result<Delegation, OAuthError> {
+    let none = || {
+        OAuthError::invalid_request("no delegation lets the subject act for the requested subject")
+    };
+    if !subject.dlg.is_empty() {
+        return Err(OAuthError::invalid_request(
+            "a token issued on a delegation cannot be exchanged for another subject",
+        ));
+    }
+    let delegate = subject.principal().ok_or_else(none)?;
+    let delegator = Principal::User(UserSub::new(requested).map_err(|_| none())?);
+    app.delegations
+        .delegation(&delegator, &delegate)
+        .await
+        .map_err(OAuthError::unavailable)?
+        .filter(|d| d.is_live(now))
+        .ok_or_else(none)
+}
+
+/// The requested scope, which must be within `grantable`; without a request, all of it.
+fn narrowed_scope(form: &Form, grantable: &ScopeSet) -> Result<ScopeSet, OAuthError> {
+    let scope = super::scope(form, grantable, grantable).map_err(|e| {
+        if e.code == ErrorCode::InvalidScope {
+            OAuthError::new(
+                ErrorCode::InvalidScope,
+                "the scope exceeds what the subject token, the client and any delegation allow",
+            )
+        } else {
+            e
+        }
+    })?;
+    if scope.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "the subject token, the client and any delegation have no scope in common",
+        ));
+    }
+    Ok(scope)
+}
+
+/// The chain's lifetime cap and the token's `exp`. By default a derived token never outlives
+/// its subject token. A client with a `max_exchange_ttl` may ask (`expires_in`) for up to that
+/// long from the chain's first `iat`: anchored there, re-exchanging cannot reset the clock.
+fn lifetime(
+    form: &Form,
+    subject: &Subject,
+    client: &Client,
+    policy: &Policy,
+    now: UnixTime,
+) -> Result<(UnixTime, UnixTime), OAuthError> {
+    let root_iat = subject.chain.as_ref().map(|c| c.iat).or(subject.iat);
+    let until = match (client.max_exchange_ttl, root_iat) {
+        (Some(max), Some(iat)) => iat.saturating_add(max),
+        _ => subject.exp,
+    };
+    let exp = match form.get("expires_in") {
+        None => now
+            .saturating_add(policy.ttl(client))
+            .min(subject.exp)
+            .min(until),
+        Some(_) if client.max_exchange_ttl.is_none() => {
+            return Err(OAuthError::invalid_request(
+                "expires_in is accepted only from clients allowed longer exchanges",
+            ));
+        }
+        Some(v) => {
+            let secs: u64 = v.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                OAuthError::invalid_request("expires_in must be a positive integer")
+            })?;
+            now.saturating_add(secs).min(until)
+        }
+    };
+    if exp <= now {
+        return Err(OAuthError::invalid_request(
+            "the subject token's chain may not be extended any further",
+        ));
+    }
+    Ok((until, exp))
+}
+
+struct Listed {
+    accounts: Vec<Value>,
+    ids: Vec<String>,
+    truncated: bool,
+}
+
+/// The live delegations `sub` holds, as `{id, scope}` entries: at most
+/// [`MAX_DELEGATED_ACCOUNTS`], never an unbounded claim.
+async fn delegated_accounts(app: &App, sub: &str, now: UnixTime) -> Result<Listed, OAuthError> {
+    let Ok(user) = UserSub::new(sub) else {
+        return Ok(Listed {
+            accounts: vec![],
+            ids: vec![],
+            truncated: false,
+        });
+    };
+    let mut live: Vec<Delegation> = app
+        .delegations
+        .delegations_to(&Principal::User(user))
+        .await
+        .map_err(OAuthError::unavailable)?
+        .into_iter()
+        .filter(|d| d.is_live(now))
+        .collect();
+    live.sort_by(|a, b| a.delegator.cmp(&b.delegator));
+    let truncated = live.len() > MAX_DELEGATED_ACCOUNTS;
+    live.truncate(MAX_DELEGATED_ACCOUNTS);
+    Ok(Listed {
+        accounts: live
+            .iter()
+            .map(
+                |d| serde_json::json!({"id": account(&d.delegator), "scope": d.scopes.to_string()}),
+            )
+            .collect(),
+        ids: live.into_iter().map(|d| d.id).collect(),
+        truncated,
+    })
+}

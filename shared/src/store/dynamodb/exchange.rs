@@ -1,0 +1,258 @@
+//! Trusted issuers, step-up rules and refresh tokens in the table (docs/dynamodb.md):
+//! - `ISSUERS` / `ISSUER#<issuer>` and `SCOPE_RULES` / `SCOPE#<scope>`: few records, each
+//!   set in one partition, so a listing is one consistent `Query`.
+//! - `REFRESH#<hash>` / `REFRESH`: a refresh token, read with one consistent `GetItem`.
+//!   Rotation marks the used token and writes the next one in one transaction, conditional on
+//!   the used token existing unused and the next one not existing.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+
+use super::schema::{PK, SK, TTL};
+use super::{DynamoStore, Item, decode, encode, n, query_docs, s, unavailable};
+use crate::clock::UnixTime;
+use crate::domain::{RefreshRecord, ScopeRule, TrustedIssuer};
+use crate::store::{IssuerStore, RefreshTokenStore, ScopeRuleStore, StoreError};
+
+const ISSUERS_PK: &str = "ISSUERS";
+const ISSUER_PREFIX: &str = "ISSUER#";
+const SCOPE_RULES_PK: &str = "SCOPE_RULES";
+const SCOPE_PREFIX: &str = "SCOPE#";
+const REFRESH_SK: &str = "REFRESH";
+
+/// Seconds a refresh token's item outlives its family's end before TTL may delete it (expiry
+/// is always checked in code; keeping used tokens a little longer still detects late reuse).
+const EXPIRED_RETENTION: u64 = 86_400;
+
+fn refresh_key(hash: &str) -> String {
+    format!("REFRESH#{hash}")
+}
+
+fn refresh_item(r: &RefreshRecord) -> Result<Item, StoreError> {
+    let mut item: Item = HashMap::from([
+        (PK.to_owned(), s(refresh_key(&r.hash))),
+        (SK.to_owned(), s(REFRESH_SK)),
+        ("family".to_owned(), s(r.family.clone())),
+        ("doc".to_owned(), s(encode(r)?)),
+        (
+            TTL.to_owned(),
+            n(r.expires_at.saturating_add(EXPIRED_RETENTION)),
+        ),
+    ]);
+    if let Some(used_at) = r.used_at {
+        item.insert("used_at".to_owned(), n(used_at));
+    }
+    Ok(item)
+}
+
+/// Whether a transaction was cancelled because a condition failed: a conflict, or our own
+/// retried write, which the caller reads back. A cancellation for any other reason (a
+/// concurrent transaction, throttling) is transient.
+fn condition_failed(e: &TransactWriteItemsError) -> bool {
+    match e {
+        TransactWriteItemsError::TransactionCanceledException(c) => c
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
+
+impl DynamoStore {
+    /// Writes the item `pk`/`sk` with `doc`, replacing any previous one.
+    async fn put_doc(&self, pk: &str, sk: String, doc: String) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(pk))
+            .item(SK, s(sk))
+            .item("doc", s(doc))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Deletes the item `pk`/`sk`; whether there was one.
+    async fn delete_doc(&self, pk: &str, sk: String) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Every doc in the partition `pk` whose sort key starts with `prefix`, read consistently.
+    async fn partition_docs<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        query_docs(query).await
+    }
+
+    /// After a rotation's condition failed: had `used` already been rotated into exactly
+    /// `next` (the first attempt of a retried call succeeded)?
+    async fn rotated_into(&self, used: &str, next: &RefreshRecord) -> Result<bool, StoreError> {
+        let Some(current) = self.refresh_token(used).await? else {
+            return Ok(false);
+        };
+        Ok(current.used_at.is_some()
+            && current.replaced_by.as_ref() == Some(&next.hash)
+            && self.refresh_token(&next.hash).await?.as_ref() == Some(next))
+    }
+}
+
+#[async_trait]
+impl IssuerStore for DynamoStore {
+    async fn put_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
+        let sk = format!("{ISSUER_PREFIX}{}", issuer.issuer);
+        self.put_doc(ISSUERS_PK, sk, encode(issuer)?).await
+    }
+
+    async fn list_issuers(&self) -> Result<Vec<TrustedIssuer>, StoreError> {
+        self.partition_docs(ISSUERS_PK, ISSUER_PREFIX).await
+    }
+
+    async fn remove_issuer(&self, issuer: &str) -> Result<bool, StoreError> {
+        self.delete_doc(ISSUERS_PK, format!("{ISSUER_PREFIX}{issuer}"))
+            .await
+    }
+}
+
+#[async_trait]
+impl ScopeRuleStore for DynamoStore {
+    async fn put_scope_rule(&self, rule: &ScopeRule) -> Result<(), StoreError> {
+        let sk = format!("{SCOPE_PREFIX}{}", rule.scope.as_str());
+        self.put_doc(SCOPE_RULES_PK, sk, encode(rule)?).await
+    }
+
+    async fn list_scope_rules(&self) -> Result<Vec<ScopeRule>, StoreError> {
+        self.partition_docs(SCOPE_RULES_PK, SCOPE_PREFIX).await
+    }
+
+    async fn remove_scope_rule(&self, scope: &str) -> Result<bool, StoreError> {
+        self.delete_doc(SCOPE_RULES_PK, format!("{SCOPE_PREFIX}{scope}"))
+            .await
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for DynamoStore {
+    async fn put_refresh_token(&self, record: &RefreshRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(refresh_item(record)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(unavailable(e)),
+        }
+        // The hash is taken: by this very record (an SDK retry of our own write), or not.
+        if self.refresh_token(&record.hash).await?.as_ref() == Some(record) {
+            return Ok(());
+        }
+        Err(StoreError::Conflict(format!(
+            "refresh token {} already exists",
+            record.hash
+        )))
+    }
+
+    async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshRecord>, StoreError> {
+        self.get(refresh_key(hash), REFRESH_SK)
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        used: &str,
+        now: UnixTime,
+        next: &RefreshRecord,
+    ) -> Result<(), StoreError> {
+        let conflict = || StoreError::Conflict(format!("refresh token {used} is used or unknown"));
+        // One transaction cannot touch an item twice; a token cannot replace itself anyway.
+        if next.hash == used {
+            return Err(conflict());
+        }
+        // The used token's doc is rewritten whole, so it is read first; the update's
+        // condition still decides, so a concurrent rotation between the read and the write
+        // loses there.
+        let Some(mut current) = self.refresh_token(used).await? else {
+            return Err(conflict());
+        };
+        if current.used_at.is_none() {
+            current.used_at = Some(now);
+            current.replaced_by = Some(next.hash.clone());
+            let mark = Update::builder()
+                .table_name(&self.table)
+                .key(PK, s(refresh_key(used)))
+                .key(SK, s(REFRESH_SK))
+                .update_expression("SET #used = :now, #doc = :doc")
+                .condition_expression("attribute_exists(#pk) AND attribute_not_exists(#used)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#used", "used_at")
+                .expression_attribute_names("#doc", "doc")
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":doc", s(encode(&current)?))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let store_next = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(refresh_item(next)?))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            // The SDK gives every TransactWriteItems call an idempotency token, so its own
+            // retry of a transaction that succeeded succeeds again.
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(mark).build())
+                .transact_items(TransactWriteItem::builder().put(store_next).build())
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if e.as_service_error().is_some_and(condition_failed) => {}
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        // Used already, or a condition failed: success only if this very rotation happened
+        // (a retried call whose first attempt succeeded).
+        if self.rotated_into(used, next).await? {
+            return Ok(());
+        }
+        Err(conflict())
+    }
+}

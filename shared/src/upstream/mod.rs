@@ -1,0 +1,286 @@
+//! Trusted external issuers: their signing keys, fetched over HTTPS and cached, for the
+//! validation of their tokens as token-exchange subject tokens (RFC 8693 §2.1).
+//!
+//! A JWKS is fetched the first time one of its keys is needed, kept for [`FRESH_FOR`], and
+//! fetched again early when a token names a `kid` it does not hold, at most once per
+//! [`REFETCH_INTERVAL`]: an attacker sending made-up `kid`s cannot turn tokenmint into a
+//! traffic amplifier. When a refetch fails, keys fetched within [`STALE_FOR`] keep serving.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+
+use crate::jwt::{PublicJwk, VerifyingKey};
+use crate::signer::Algorithm;
+
+/// How long a fetched JWKS is used without asking again.
+pub const FRESH_FOR: Duration = Duration::from_secs(300);
+/// How long a JWKS keeps serving when fetching it again fails.
+pub const STALE_FOR: Duration = Duration::from_secs(3600);
+/// The least time between two fetches of one JWKS prompted by unknown `kid`s.
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// The longest a fetch may take.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+/// The largest JWKS document read.
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// The most keys kept from one JWKS.
+pub const MAX_KEYS: usize = 64;
+
+/// A JWKS could not be fetched or read, and no usable copy is cached.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot fetch the JWKS at {uri}: {reason}")]
+pub struct FetchError {
+    pub uri: String,
+    pub reason: String,
+}
+
+use crate::net::Https;
+
+struct Entry {
+    keys: Arc<HashMap<String, VerifyingKey>>,
+    fetched: Instant,
+    last_attempt: Instant,
+}
+
+/// Signing keys of trusted issuers, by JWKS URI.
+#[derive(Default)]
+pub struct UpstreamKeys {
+    client: OnceLock<Result<Client<Https, Empty<Bytes>>, String>>,
+    cache: Mutex<HashMap<String, Entry>>,
+    /// Serialises fetches, so a burst of requests for a cold issuer fetches once.
+    fetching: tokio::sync::Mutex<()>,
+}
+
+impl UpstreamKeys {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The key `kid` of the JWKS at `uri`: `Ok(None)` if the JWKS does not hold it, `Err`
+    /// only when the JWKS cannot be had at all.
+    pub async fn key(&self, uri: &str, kid: &str) -> Result<Option<VerifyingKey>, FetchError> {
+        if let Some(found) = self.cached(uri, kid, Instant::now()) {
+            return Ok(found);
+        }
+        let _one_at_a_time = self.fetching.lock().await;
+        // Another request may have fetched while this one waited.
+        if let Some(found) = self.cached(uri, kid, Instant::now()) {
+            return Ok(found);
+        }
+        let now = Instant::now();
+        match self.fetch(uri).await {
+            Ok(keys) => {
+                let found = keys.get(kid).cloned();
+                self.store(uri, Arc::new(keys), now, now);
+                Ok(found)
+            }
+            Err(reason) => {
+                tracing::warn!(jwks_uri = uri, %reason, "fetching an upstream JWKS failed");
+                let mut cache = self.lock();
+                match cache.get_mut(uri) {
+                    Some(e) if now.duration_since(e.fetched) < STALE_FOR => {
+                        e.last_attempt = now;
+                        Ok(e.keys.get(kid).cloned())
+                    }
+                    _ => Err(FetchError {
+                        uri: uri.to_owned(),
+                        reason,
+                    }),
+                }
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        // The cache holds no invariant a panic could break: recover it.
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `Some(answer)` when the cache can answer without fetching.
+    fn cached(&self, uri: &str, kid: &str, now: Instant) -> Option<Option<VerifyingKey>> {
+        let cache = self.lock();
+        let e = cache.get(uri)?;
+        let fresh = now.duration_since(e.fetched) < FRESH_FOR;
+        match e.keys.get(kid) {
+            Some(k) if fresh => Some(Some(k.clone())),
+            None if fresh && now.duration_since(e.last_attempt) < REFETCH_INTERVAL => Some(None),
+            _ => None,
+        }
+    }
+
+    fn store(
+        &self,
+        uri: &str,
+        keys: Arc<HashMap<String, VerifyingKey>>,
+        fetched: Instant,
+        at: Instant,
+    ) {
+        let mut cache = self.lock();
+        cache.insert(
+            uri.to_owned(),
+            Entry {
+                keys,
+                fetched,
+                last_attempt: at,
+            },
+        );
+    }
+
+    fn client(&self) -> Result<&Client<Https, Empty<Bytes>>, String> {
+        self.client
+            .get_or_init(|| {
+                crate::net::https().map(|https| Client::builder(TokioExecutor::new()).build(https))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    async fn fetch(&self, uri: &str) -> Result<HashMap<String, VerifyingKey>, String> {
+        check_uri(uri)?;
+        let client = self.client()?;
+        let req = http::Request::get(uri)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Empty::new())
+            .map_err(|e| e.to_string())?;
+        let body = tokio::time::timeout(FETCH_TIMEOUT, async {
+            let resp = client.request(req).await.map_err(|e| e.to_string())?;
+            if resp.status() != http::StatusCode::OK {
+                return Err(format!("answered {}", resp.status()));
+            }
+            Limited::new(resp.into_body(), MAX_JWKS_BYTES)
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .map_err(|e| format!("body: {e}"))
+        })
+        .await
+        .map_err(|_| format!("no answer within {FETCH_TIMEOUT:?}"))??;
+        parse_jwks(&body)
+    }
+}
+
+/// A JWKS URI must be `https`, or `http` on a loopback host.
+pub fn check_uri(uri: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(uri).map_err(|e| format!("{uri:?}: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if crate::config::is_loopback(&parsed) => Ok(()),
+        _ => Err(format!("{uri:?} must be https (http only on loopback)")),
+    }
+}
+
+/// A key as other issuers publish it: `alg` and `use` are optional (RFC 7517 §4).
+#[derive(Deserialize)]
+struct ForeignJwk {
+    kty: String,
+    #[serde(default)]
+    crv: Option<String>,
+    #[serde(default)]
+    x: Option<String>,
+    #[serde(default)]
+    y: Option<String>,
+    #[serde(default)]
+    n: Option<String>,
+    #[serde(default)]
+    e: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    alg: Option<String>,
+    #[serde(default, rename = "use")]
+    use_: Option<String>,
+}
+
+/// The signing keys of a JWKS document that tokenmint can verify with, by `kid`. Keys for
+/// encryption, without a `kid`, or of other types are skipped; an RSA key without `alg` is
+/// taken as RS256, the algorithm of nearly every provider.
+pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, VerifyingKey>, String> {
+    #[derive(Deserialize)]
+    struct Doc {
+        keys: Vec<serde_json::Value>,
+    }
+    let doc: Doc = serde_json::from_slice(body).map_err(|e| format!("not a JWKS: {e}"))?;
+    let mut keys = HashMap::new();
+    for raw in doc.keys {
+        let Ok(k) = serde_json::from_value::<ForeignJwk>(raw) else {
+            continue;
+        };
+        let (Some(kid), true) = (k.kid, k.use_.as_deref().is_none_or(|u| u == "sig")) else {
+            continue;
+        };
+        let alg = match (k.kty.as_str(), k.alg.as_deref()) {
+            ("EC", None | Some("ES256")) => Algorithm::ES256,
+            ("RSA", None | Some("RS256")) => Algorithm::RS256,
+            ("RSA", Some("PS256")) => Algorithm::PS256,
+            _ => continue,
+        };
+        let jwk = PublicJwk {
+            kty: k.kty,
+            crv: k.crv,
+            x: k.x,
+            y: k.y,
+            n: k.n,
+            e: k.e,
+            kid: kid.clone(),
+            alg,
+            use_: "sig".into(),
+        };
+        if let Ok(vk) = jwk.verifying_key() {
+            keys.insert(kid, vk);
+        }
+        if keys.len() >= MAX_KEYS {
+            break;
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signer::Signer;
+    use crate::signer::local::LocalKey;
+
+    #[test]
+    fn jwks_parsing_keeps_usable_signing_keys_only() {
+        let (ec, _) = LocalKey::generate(Algorithm::ES256).unwrap();
+        let (rsa, _) = LocalKey::generate(Algorithm::RS256).unwrap();
+        let mut ec_jwk = serde_json::to_value(ec.public_jwk()).unwrap();
+        ec_jwk.as_object_mut().unwrap().remove("alg");
+        let mut rsa_jwk = serde_json::to_value(rsa.public_jwk()).unwrap();
+        rsa_jwk.as_object_mut().unwrap().remove("use");
+        let mut enc = rsa_jwk.clone();
+        enc["use"] = "enc".into();
+        enc["kid"] = "enc".into();
+        let mut no_kid = rsa_jwk.clone();
+        no_kid.as_object_mut().unwrap().remove("kid");
+        let doc = serde_json::json!({"keys": [
+            ec_jwk, rsa_jwk, enc, no_kid,
+            {"kty": "oct", "k": "AAAA", "kid": "hmac"},
+            {"kty": "RSA", "kid": "bad", "n": "!!", "e": "AQAB"},
+            "not an object",
+        ]});
+        let keys = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        let mut kids: Vec<&str> = keys.keys().map(String::as_str).collect();
+        kids.sort();
+        let mut want = vec![ec.kid(), rsa.kid()];
+        want.sort();
+        assert_eq!(kids, want);
+        assert!(parse_jwks(b"[]").is_err());
+    }
+
+    #[test]
+    fn uris_must_be_https_except_on_loopback() {
+        assert!(check_uri("https://idp.example/.well-known/jwks.json").is_ok());
+        assert!(check_uri("http://127.0.0.1:9/jwks").is_ok());
+        assert!(check_uri("http://localhost/jwks").is_ok());
+        assert!(check_uri("http://idp.example/jwks").is_err());
+        assert!(check_uri("file:///etc/passwd").is_err());
+    }
+}
