@@ -55,6 +55,23 @@ async fn a_guardian_acts_for_a_minor_only_with_a_live_delegation() {
         (json!(true), json!({"sub": "g1"}))
     );
 
+    // Re-exchanged, even by a client allowed long exchanges, it stays short.
+    let long = exchanger(&s, "long-runner", BANK, |c| {
+        c.max_exchange_ttl = Some(48 * 3600)
+    })
+    .await;
+    let r = exchange(&s, &long, &token, "&expires_in=172800&scope=accounts:read").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.json["expires_in"].as_u64().unwrap() <= 300, "{}", r.text);
+    // The accounts of the account one acts for are not listed: no chained delegation.
+    exchange(
+        &s,
+        &bank,
+        &guardian,
+        "&requested_subject=m1&scope=accounts:read+delegations",
+    )
+    .await
+    .assert_error(400, "invalid_scope");
     // Beyond the delegation's scopes, or on to another account from a delegated token: no.
     exchange(
         &s,
@@ -192,4 +209,20 @@ async fn high_privilege_scopes_need_a_strong_login() {
         (c["acr"].clone(), c["amr"].clone(), c["auth_time"].clone()),
         (json!("urn:example:webauthn"), json!(["hwk"]), json!(5))
     );
+}
+
+#[tokio::test]
+async fn a_clients_delegations_serve_that_client_only() {
+    let s = Server::start().await;
+    let a = s.client("client-a").await;
+    let b = exchanger(&s, "client-b", "read", |_| {}).await;
+    let d = delegation("dlg-a", "user:alice", "client:client-a", "read", None);
+    s.stores.delegations.put_delegation(&d).await.unwrap();
+    // A's token is addressed to an audience B serves, so B may exchange it, but not use A's
+    // delegation to become alice.
+    let a_token = s.token(&a, "").await;
+    exchange(&s, &b, &a_token, "&requested_subject=alice")
+        .await
+        .assert_error(400, "invalid_request");
+    assert_eq!(exchange(&s, &b, &a_token, "").await.status, 200);
 }

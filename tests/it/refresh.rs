@@ -171,3 +171,59 @@ async fn a_revoked_delegation_ends_the_family() {
         .await
         .assert_error(400, "invalid_grant");
 }
+
+#[tokio::test]
+async fn refresh_re_checks_what_the_first_token_rested_on() {
+    // Revoking the access token that came with the refresh token ends the family.
+    let s = Server::start().await;
+    let idp = Idp::start().await;
+    idp.trust_on(&s, |_| {}).await;
+    let api = exchanger(&s, "build-api", "read:builds update:builds", |c| {
+        c.grants.push("refresh_token".into());
+    })
+    .await;
+    let fresh = |scope: &'static str| {
+        let (s, api, idp) = (&s, &api, &idp);
+        async move {
+            let r = exchange(s, api, &idp.token(json!({"acr": "pwd"})), scope).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            (
+                r.json["access_token"].as_str().unwrap().to_owned(),
+                r.json["refresh_token"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (access, rt) = fresh("").await;
+    let r = s
+        .post("/oauth2/revoke", &format!("token={access}"), Some(&api))
+        .await;
+    assert_eq!(r.status, 200);
+    refresh(&s, &api, &rt, "")
+        .await
+        .assert_error(400, "invalid_grant");
+
+    // A step-up rule added later applies on refresh.
+    let (_, rt) = fresh("&scope=update:builds").await;
+    tokenmint::trust::set_scope_rule(
+        s.stores.scope_rules.as_ref(),
+        "update:builds",
+        vec!["otp".into()],
+        1,
+    )
+    .await
+    .unwrap();
+    refresh(&s, &api, &rt, "")
+        .await
+        .assert_error(400, "invalid_grant");
+
+    // The upstream issuer no longer trusted: its families end.
+    let (_, rt) = fresh("&scope=read:builds").await;
+    assert_eq!(refresh(&s, &api, &rt, "").await.status, 200);
+    let (_, rt) = fresh("&scope=read:builds").await;
+    tokenmint::trust::remove_issuer(s.stores.issuers.as_ref(), &idp.issuer)
+        .await
+        .unwrap();
+    refresh(&s, &api, &rt, "")
+        .await
+        .assert_error(400, "invalid_grant");
+}

@@ -26,6 +26,10 @@ pub struct RefreshRecord {
     /// When it was redeemed; a redeemed token presented again is reuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_at: Option<UnixTime>,
+    /// The trusted external issuer the chain started from, if any: removing that issuer ends
+    /// the family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_issuer: Option<String>,
     /// The hash of the token it was rotated into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_by: Option<String>,

@@ -30,6 +30,8 @@ pub const RESERVED: &[&str] = &[
     "nonce",
     "gty",
     "delegated_accounts",
+    "delegated_accounts_truncated",
+    "chain",
     DELEGATIONS_CLAIM, // the members of an introspection answer (RFC 7662 §2.2):
     "active",
     "username", // JOSE header parameters (RFC 7515 §4.1, RFC 7516 §4.1):

@@ -113,6 +113,32 @@ pub async fn validate(
     token: &str,
     check: Check,
 ) -> Result<Option<AccessTokenClaims>, OAuthError> {
+    match check {
+        Check::Genuine => verified(app, site, token, false).await,
+        Check::Active => Ok(validate_active(app, site, token).await?.map(|(c, _)| c)),
+    }
+}
+
+/// [`validate`] with [`Check::Active`], also returning the earliest end of the token's
+/// delegations (`u64::MAX` without any).
+pub async fn validate_active(
+    app: &App,
+    site: &Site,
+    token: &str,
+) -> Result<Option<(AccessTokenClaims, u64)>, OAuthError> {
+    let Some(claims) = verified(app, site, token, true).await? else {
+        return Ok(None);
+    };
+    still_active(app, claims, app.clock.now()).await
+}
+
+/// Signature, header rules, issuer, and (if `check_times`) the time rules.
+async fn verified(
+    app: &App,
+    site: &Site,
+    token: &str,
+    check_times: bool,
+) -> Result<Option<AccessTokenClaims>, OAuthError> {
     let unverified = match verify::parse(token) {
         Ok(u) => u,
         Err(e) => return Ok(rejected(e)),
@@ -127,19 +153,26 @@ pub async fn validate(
         issuer: site.issuer.as_str(),
         now: app.clock.now(),
         leeway: app.config.leeway,
-        check_times: check == Check::Active,
+        check_times,
     };
     let claims = match unverified.verify(&key).and_then(|v| v.claims(&want)) {
         Ok(c) => c,
         Err(e) => return Ok(rejected(e)),
     };
-    if check == Check::Active && app.revocations.is_revoked(&claims.jti, want.now).await? {
-        return Ok(None);
-    }
-    if check == Check::Active && lineage(app, &claims, want.now).await?.is_none() {
-        return Ok(None);
-    }
     Ok(Some(claims))
+}
+
+/// A genuine token's revocation and lineage checks: the claims and the earliest end of its
+/// delegations (`u64::MAX` without any), if it is still active.
+pub async fn still_active(
+    app: &App,
+    claims: AccessTokenClaims,
+    now: u64,
+) -> Result<Option<(AccessTokenClaims, u64)>, OAuthError> {
+    if app.revocations.is_revoked(&claims.jti, now).await? {
+        return Ok(None);
+    }
+    Ok(lineage(app, &claims, now).await?.map(|end| (claims, end)))
 }
 
 /// Whether everything a token was derived from still stands: no ancestor in its chain (nor

@@ -43,6 +43,7 @@ pub fn record(
     claims: &AccessTokenClaims,
     now: UnixTime,
     family_expires_at: Option<UnixTime>,
+    upstream_issuer: Option<String>,
 ) -> Result<RefreshRecord, OAuthError> {
     let client_id =
         crate::domain::ClientId::new(&claims.client_id).map_err(OAuthError::server_error)?;
@@ -61,6 +62,7 @@ pub fn record(
             .saturating_add(app.config.refresh_idle_ttl)
             .min(expires_at),
         used_at: None,
+        upstream_issuer,
         replaced_by: None,
     })
 }
@@ -72,8 +74,19 @@ pub async fn revoke_family(
     record: &RefreshRecord,
     reason: &'static str,
 ) -> Result<(), OAuthError> {
+    // Tokens exchanged from the family's access tokens name the family in their chain and may
+    // live up to the service's exchange cap from the chain's start: so must the denial.
+    let chain_iat = record
+        .claims
+        .chain
+        .as_ref()
+        .map_or(record.claims.iat, |c| c.iat);
+    let until = record
+        .expires_at
+        .max(record.claims.exp)
+        .max(chain_iat.saturating_add(app.config.max_exchange_ttl));
     app.revocations
-        .revoke(&record.family, record.expires_at.max(record.claims.exp))
+        .revoke(&record.family, until)
         .await
         .map_err(OAuthError::unavailable)?;
     crate::audit!(

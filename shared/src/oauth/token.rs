@@ -44,6 +44,7 @@ struct Decision {
     claims: AccessTokenClaims,
     issued_token_type: Option<&'static str>,
     subject_issuer: Option<String>,
+    upstream_issuer: Option<String>,
     redemption: Option<refresh_token::Redemption>,
 }
 
@@ -94,6 +95,7 @@ async fn issue(
             claims: client_credentials::claims(client, form, &site.policy, now, jti)?,
             issued_token_type: None,
             subject_issuer: None,
+            upstream_issuer: None,
             redemption: None,
         },
         GrantType::TokenExchange => {
@@ -102,6 +104,7 @@ async fn issue(
                 claims: x.claims,
                 issued_token_type: Some(x.issued_token_type),
                 subject_issuer: Some(x.subject_issuer),
+                upstream_issuer: x.upstream_issuer,
                 redemption: None,
             }
         }
@@ -111,6 +114,7 @@ async fn issue(
                 claims: r.next.claims.clone(),
                 issued_token_type: None,
                 subject_issuer: None,
+                upstream_issuer: None,
                 redemption: Some(r),
             }
         }
@@ -139,6 +143,9 @@ async fn issue(
         let (token, hash) = super::refresh::generate()?;
         fresh = Some((family, token, hash));
     }
+    if grant != GrantType::ClientCredentials {
+        check_size(&d.claims)?;
+    }
     let token = sign(app, &d.claims).await?;
     let refresh = match (&d.redemption, fresh) {
         (Some(r), _) => {
@@ -146,7 +153,15 @@ async fn issue(
             Some(r.next_token.clone())
         }
         (None, Some((family, token, hash))) => {
-            let record = super::refresh::record(app, hash, &family, &d.claims, now, None)?;
+            let record = super::refresh::record(
+                app,
+                hash,
+                &family,
+                &d.claims,
+                now,
+                None,
+                d.upstream_issuer.clone(),
+            )?;
             app.refresh_tokens
                 .put_refresh_token(&record)
                 .await
@@ -178,6 +193,24 @@ async fn issue(
         scope: &c.scope,
         refresh_token: refresh.as_deref(),
     })
+}
+
+/// The largest serialised claims of a derived token: what carries over from subject tokens
+/// (delegated accounts, mapped and hook claims) is bounded here, as a request error, rather
+/// than failing at the signer (KMS signs at most 4096 bytes).
+pub const MAX_DERIVED_CLAIMS_BYTES: usize = 2800;
+
+fn check_size(claims: &AccessTokenClaims) -> Result<(), OAuthError> {
+    let size = serde_json::to_vec(claims)
+        .map_err(OAuthError::server_error)?
+        .len();
+    if size > MAX_DERIVED_CLAIMS_BYTES {
+        return Err(OAuthError::invalid_request(format!(
+            "the token would carry {size} bytes of claims, over the {MAX_DERIVED_CLAIMS_BYTES} \
+             allowed; ask for a narrower scope"
+        )));
+    }
+    Ok(())
 }
 
 fn supported_grant(name: &str) -> Result<GrantType, OAuthError> {

@@ -418,6 +418,7 @@ pub fn sample_refresh(hash: &str, family: &str) -> RefreshRecord {
         expires_at: 100_000,
         idle_expires_at: 10_000,
         used_at: None,
+        upstream_issuer: Some("https://idp.example/".into()),
         replaced_by: None,
     }
 }

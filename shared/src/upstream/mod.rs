@@ -42,10 +42,22 @@ pub struct FetchError {
 
 use crate::net::Https;
 
+#[derive(Default)]
 struct Entry {
-    keys: Arc<HashMap<String, VerifyingKey>>,
-    fetched: Instant,
-    last_attempt: Instant,
+    /// The last JWKS fetched, and when; `None` until a fetch succeeds.
+    keys: Option<(Arc<HashMap<String, VerifyingKey>>, Instant)>,
+    /// The last fetch attempt, successful or not, and why it failed.
+    last_attempt: Option<(Instant, Option<String>)>,
+    /// One fetch at a time per JWKS; other issuers are not held up.
+    fetching: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What the cache can say without fetching.
+enum Cached {
+    Key(Option<VerifyingKey>),
+    /// A fetch failed within [`REFETCH_INTERVAL`] and nothing usable is cached.
+    Failed(String),
+    Fetch,
 }
 
 /// Signing keys of trusted issuers, by JWKS URI.
@@ -53,8 +65,6 @@ struct Entry {
 pub struct UpstreamKeys {
     client: OnceLock<Result<Client<Https, Empty<Bytes>>, String>>,
     cache: Mutex<HashMap<String, Entry>>,
-    /// Serialises fetches, so a burst of requests for a cold issuer fetches once.
-    fetching: tokio::sync::Mutex<()>,
 }
 
 impl UpstreamKeys {
@@ -65,33 +75,42 @@ impl UpstreamKeys {
     /// The key `kid` of the JWKS at `uri`: `Ok(None)` if the JWKS does not hold it, `Err`
     /// only when the JWKS cannot be had at all.
     pub async fn key(&self, uri: &str, kid: &str) -> Result<Option<VerifyingKey>, FetchError> {
-        if let Some(found) = self.cached(uri, kid, Instant::now()) {
-            return Ok(found);
+        let failed = |reason: String| FetchError {
+            uri: uri.to_owned(),
+            reason,
+        };
+        match self.cached(uri, kid, Instant::now()) {
+            Cached::Key(k) => return Ok(k),
+            Cached::Failed(reason) => return Err(failed(reason)),
+            Cached::Fetch => {}
         }
-        let _one_at_a_time = self.fetching.lock().await;
+        let gate = Arc::clone(&self.lock().entry(uri.to_owned()).or_default().fetching);
+        let _one_at_a_time = gate.lock().await;
         // Another request may have fetched while this one waited.
-        if let Some(found) = self.cached(uri, kid, Instant::now()) {
-            return Ok(found);
+        match self.cached(uri, kid, Instant::now()) {
+            Cached::Key(k) => return Ok(k),
+            Cached::Failed(reason) => return Err(failed(reason)),
+            Cached::Fetch => {}
         }
+        let result = self.fetch(uri).await;
         let now = Instant::now();
-        match self.fetch(uri).await {
+        let mut cache = self.lock();
+        let e = cache.entry(uri.to_owned()).or_default();
+        match result {
             Ok(keys) => {
                 let found = keys.get(kid).cloned();
-                self.store(uri, Arc::new(keys), now, now);
+                e.keys = Some((Arc::new(keys), now));
+                e.last_attempt = Some((now, None));
                 Ok(found)
             }
             Err(reason) => {
                 tracing::warn!(jwks_uri = uri, %reason, "fetching an upstream JWKS failed");
-                let mut cache = self.lock();
-                match cache.get_mut(uri) {
-                    Some(e) if now.duration_since(e.fetched) < STALE_FOR => {
-                        e.last_attempt = now;
-                        Ok(e.keys.get(kid).cloned())
+                e.last_attempt = Some((now, Some(reason.clone())));
+                match &e.keys {
+                    Some((keys, at)) if now.duration_since(*at) < STALE_FOR => {
+                        Ok(keys.get(kid).cloned())
                     }
-                    _ => Err(FetchError {
-                        uri: uri.to_owned(),
-                        reason,
-                    }),
+                    _ => Err(failed(reason)),
                 }
             }
         }
@@ -102,34 +121,36 @@ impl UpstreamKeys {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Some(answer)` when the cache can answer without fetching.
-    fn cached(&self, uri: &str, kid: &str, now: Instant) -> Option<Option<VerifyingKey>> {
+    /// Answers from the cache when it can: a fresh JWKS holding `kid`; or, within
+    /// [`REFETCH_INTERVAL`] of the last attempt, whatever the last usable JWKS says (or the
+    /// last failure). Otherwise a fetch is due.
+    fn cached(&self, uri: &str, kid: &str, now: Instant) -> Cached {
         let cache = self.lock();
-        let e = cache.get(uri)?;
-        let fresh = now.duration_since(e.fetched) < FRESH_FOR;
-        match e.keys.get(kid) {
-            Some(k) if fresh => Some(Some(k.clone())),
-            None if fresh && now.duration_since(e.last_attempt) < REFETCH_INTERVAL => Some(None),
-            _ => None,
+        let Some(e) = cache.get(uri) else {
+            return Cached::Fetch;
+        };
+        let usable = e
+            .keys
+            .as_ref()
+            .filter(|(_, at)| now.duration_since(*at) < STALE_FOR);
+        if let Some((keys, at)) = usable {
+            if let Some(k) = keys
+                .get(kid)
+                .filter(|_| now.duration_since(*at) < FRESH_FOR)
+            {
+                return Cached::Key(Some(k.clone()));
+            }
         }
-    }
-
-    fn store(
-        &self,
-        uri: &str,
-        keys: Arc<HashMap<String, VerifyingKey>>,
-        fetched: Instant,
-        at: Instant,
-    ) {
-        let mut cache = self.lock();
-        cache.insert(
-            uri.to_owned(),
-            Entry {
-                keys,
-                fetched,
-                last_attempt: at,
-            },
-        );
+        match &e.last_attempt {
+            Some((at, failure)) if now.duration_since(*at) < REFETCH_INTERVAL => {
+                match (usable, failure) {
+                    (Some((keys, _)), _) => Cached::Key(keys.get(kid).cloned()),
+                    (None, Some(reason)) => Cached::Failed(reason.clone()),
+                    (None, None) => Cached::Fetch,
+                }
+            }
+            _ => Cached::Fetch,
+        }
     }
 
     fn client(&self) -> Result<&Client<Https, Empty<Bytes>>, String> {

@@ -89,6 +89,7 @@ pub async fn redeem(
         &claims,
         now,
         Some(presented.expires_at),
+        presented.upstream_issuer.clone(),
     )?;
     Ok(Redemption {
         presented,
@@ -97,8 +98,9 @@ pub async fn redeem(
     })
 }
 
-/// Whether the client still holds the grant's scopes and audience, and the token's
-/// delegations and ancestors (its family included) all still stand: `Some(end)`, the
+/// Whether the client still holds the grant's scopes and audience; the token's delegations,
+/// ancestors (its family included) and the access token it came with all still stand; the
+/// upstream issuer is still trusted; and the step-up rules still hold: `Some(end)`, the
 /// earliest end of its delegations, if so.
 async fn still_allowed(
     app: &App,
@@ -109,8 +111,24 @@ async fn still_allowed(
     let c = &r.claims;
     let scopes_ok = ScopeSet::parse(&c.scope).is_ok_and(|s| s.is_subset(&client.scopes));
     let aud_ok = Audience::new(&c.aud).is_ok_and(|a| client.audiences.contains(&a));
-    if !(scopes_ok && aud_ok) {
+    if !(scopes_ok && aud_ok) || app.revocations.is_revoked(&c.jti, now).await? {
         return Ok(None);
+    }
+    if let Some(iss) = &r.upstream_issuer {
+        let issuers = app
+            .issuers
+            .list_issuers()
+            .await
+            .map_err(OAuthError::unavailable)?;
+        if !issuers.iter().any(|i| &i.issuer == iss) {
+            return Ok(None);
+        }
+    }
+    let scope = ScopeSet::parse(&c.scope).map_err(OAuthError::server_error)?;
+    match crate::oauth::step_up::check(app, &scope, c.acr.as_deref()).await {
+        Ok(()) => {}
+        Err(e) if e.code == ErrorCode::InsufficientUserAuthentication => return Ok(None),
+        Err(e) => return Err(e),
     }
     lineage(app, c, now).await
 }

@@ -30,6 +30,10 @@ pub const DELEGATED_TTL: u64 = 300;
 pub const DELEGATIONS_SCOPE: &str = "delegations";
 /// The most entries of `delegated_accounts`; beyond, `delegated_accounts_truncated` is set.
 pub const MAX_DELEGATED_ACCOUNTS: usize = 20;
+/// The claim listing the accounts a `delegations` token's subject may act for.
+pub const DELEGATED_ACCOUNTS_CLAIM: &str = "delegated_accounts";
+/// Set when more delegations exist than [`MAX_DELEGATED_ACCOUNTS`].
+pub const TRUNCATED_CLAIM: &str = "delegated_accounts_truncated";
 
 /// What an exchange decided.
 #[derive(Debug)]
@@ -39,6 +43,8 @@ pub struct Exchanged {
     pub issued_token_type: &'static str,
     /// The subject token's issuer, for the hook.
     pub subject_issuer: String,
+    /// The trusted external issuer the chain started from, if any.
+    pub upstream_issuer: Option<String>,
 }
 
 /// Validates the subject token and decides the claims of the token to issue. Never more than
@@ -83,7 +89,7 @@ pub async fn exchange(
         .intersection(&client.scopes);
 
     let delegation = match form.get("requested_subject") {
-        Some(requested) => Some(delegation(app, &subject, requested, now).await?),
+        Some(requested) => Some(delegation(app, client, &subject, requested, now).await?),
         None => None,
     };
     let (sub, act) = match &delegation {
@@ -107,22 +113,42 @@ pub async fn exchange(
     let scope = narrowed_scope(form, &grantable)?;
     let aud = audience(form, client)?;
     crate::oauth::step_up::check(app, &scope, subject.acr.as_deref()).await?;
-    let (until, mut exp) = lifetime(form, &subject, client, &site.policy, now)?;
+    let (until, mut exp) = lifetime(form, &subject, client, &site.policy, app, now)?;
 
     let mut dlg = subject.dlg.clone();
     let mut extra = subject.extra.clone();
+    // A token that rests on delegations, however it was derived, stays short and ends with
+    // the first of them.
+    if !dlg.is_empty() || delegation.is_some() {
+        exp = exp.min(now + DELEGATED_TTL);
+    }
+    if let Some(end) = subject.delegations_end {
+        exp = exp.min(end);
+    }
     if let Some(d) = &delegation {
         dlg.push(d.id.clone());
-        exp = exp
-            .min(now + DELEGATED_TTL)
-            .min(d.expires_at.unwrap_or(UnixTime::MAX));
+        exp = exp.min(d.expires_at.unwrap_or(UnixTime::MAX));
     }
-    if scope.contains(DELEGATIONS_SCOPE) {
-        let listed = delegated_accounts(app, &sub, now).await?;
+    if !scope.contains(DELEGATIONS_SCOPE) {
+        extra.remove(DELEGATED_ACCOUNTS_CLAIM);
+        extra.remove(TRUNCATED_CLAIM);
+    } else if delegation.is_some() || !subject.dlg.is_empty() {
+        // The accounts of an account one acts for would be a chained delegation.
+        return Err(OAuthError::invalid_request(
+            "the delegations scope is not granted on a token that rests on a delegation",
+        ));
+    } else {
+        let holder = subject
+            .principal()
+            .ok_or_else(|| OAuthError::invalid_request("the subject cannot hold delegations"))?;
+        let listed = delegated_accounts(app, &holder, now).await?;
         dlg.extend(listed.ids);
-        extra.insert("delegated_accounts".into(), Value::Array(listed.accounts));
+        extra.insert(
+            DELEGATED_ACCOUNTS_CLAIM.into(),
+            Value::Array(listed.accounts),
+        );
         if listed.truncated {
-            extra.insert("delegated_accounts_truncated".into(), Value::Bool(true));
+            extra.insert(TRUNCATED_CLAIM.into(), Value::Bool(true));
         }
         exp = exp.min(now + DELEGATED_TTL);
     }
@@ -133,12 +159,7 @@ pub async fn exchange(
         .unwrap_or_default();
     ancestors.extend(subject.jti.clone());
     let chain = Chain {
-        iat: subject
-            .chain
-            .as_ref()
-            .map(|c| c.iat)
-            .or(subject.iat)
-            .unwrap_or(now),
+        iat: root_iat(&subject, now),
         until,
         jti: ancestors,
     };
@@ -160,10 +181,20 @@ pub async fn exchange(
         auth_time: subject.auth_time,
         extra,
     };
+    let upstream_issuer = if subject.ours {
+        subject
+            .extra
+            .get(&format!("{}idp", site.claims_namespace))
+            .and_then(Value::as_str)
+            .map(String::from)
+    } else {
+        Some(subject.issuer.clone())
+    };
     Ok(Exchanged {
         claims,
         issued_token_type,
         subject_issuer: subject.issuer,
+        upstream_issuer,
     })
 }
 
@@ -184,6 +215,7 @@ fn account(p: &Principal) -> String {
 /// failure reads the same, so the answer does not tell whether the account exists.
 async fn delegation(
     app: &App,
+    caller: &Client,
     subject: &Subject,
     requested: &str,
     now: UnixTime,
@@ -197,6 +229,10 @@ async fn delegation(
         ));
     }
     let delegate = subject.principal().ok_or_else(none)?;
+    // A client's own delegations serve that client only, whoever else its token reaches.
+    if matches!(&delegate, Principal::Client(c) if c != &caller.id) {
+        return Err(none());
+    }
     let delegator = Principal::User(UserSub::new(requested).map_err(|_| none())?);
     app.delegations
         .delegation(&delegator, &delegate)
@@ -235,12 +271,14 @@ fn lifetime(
     subject: &Subject,
     client: &Client,
     policy: &Policy,
+    app: &App,
     now: UnixTime,
 ) -> Result<(UnixTime, UnixTime), OAuthError> {
-    let root_iat = subject.chain.as_ref().map(|c| c.iat).or(subject.iat);
-    let until = match (client.max_exchange_ttl, root_iat) {
-        (Some(max), Some(iat)) => iat.saturating_add(max),
-        _ => subject.exp,
+    // The service's cap applies to clients created under a larger one, too: revocations
+    // last exactly that long.
+    let until = match client.max_exchange_ttl {
+        Some(max) => root_iat(subject, now).saturating_add(max.min(app.config.max_exchange_ttl)),
+        None => subject.exp,
     };
     let exp = match form.get("expires_in") {
         None => now
@@ -267,6 +305,17 @@ fn lifetime(
     Ok((until, exp))
 }
 
+/// When the chain began: the first token's `iat`, or now when an upstream token has none.
+fn root_iat(subject: &Subject, now: UnixTime) -> UnixTime {
+    subject
+        .chain
+        .as_ref()
+        .map(|c| c.iat)
+        .or(subject.iat)
+        .unwrap_or(now)
+        .min(now)
+}
+
 struct Listed {
     accounts: Vec<Value>,
     ids: Vec<String>,
@@ -275,17 +324,14 @@ struct Listed {
 
 /// The live delegations `sub` holds, as `{id, scope}` entries: at most
 /// [`MAX_DELEGATED_ACCOUNTS`], never an unbounded claim.
-async fn delegated_accounts(app: &App, sub: &str, now: UnixTime) -> Result<Listed, OAuthError> {
-    let Ok(user) = UserSub::new(sub) else {
-        return Ok(Listed {
-            accounts: vec![],
-            ids: vec![],
-            truncated: false,
-        });
-    };
+async fn delegated_accounts(
+    app: &App,
+    holder: &Principal,
+    now: UnixTime,
+) -> Result<Listed, OAuthError> {
     let mut live: Vec<Delegation> = app
         .delegations
-        .delegations_to(&Principal::User(user))
+        .delegations_to(holder)
         .await
         .map_err(OAuthError::unavailable)?
         .into_iter()

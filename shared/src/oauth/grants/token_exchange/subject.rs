@@ -11,7 +11,7 @@ use crate::domain::{
 use crate::http::{App, Site};
 use crate::jwt::verify::{self, Invalid};
 use crate::oauth::OAuthError;
-use crate::oauth::introspection::{Check, validate};
+use crate::oauth::introspection::validate_active;
 
 /// Token types (RFC 8693 §3) accepted as `subject_token_type`.
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -42,6 +42,8 @@ pub struct Subject {
     pub client_id: Option<String>,
     pub act: Option<Actor>,
     pub dlg: Vec<String>,
+    /// Ours only: the earliest end of the delegations in `dlg`.
+    pub delegations_end: Option<UnixTime>,
     pub chain: Option<Chain>,
     pub acr: Option<String>,
     pub amr: Option<Vec<String>>,
@@ -96,6 +98,7 @@ impl Subject {
             client_id: Some(c.client_id),
             act: c.act,
             dlg: c.dlg,
+            delegations_end: None,
             chain: c.chain,
             acr: c.acr,
             amr: c.amr,
@@ -137,10 +140,12 @@ pub async fn validate_subject(
         if token_type == ID_TOKEN_TYPE {
             return Err(rejected("tokenmint issues no ID tokens"));
         }
-        let claims = validate(app, site, token, Check::Active)
+        let (claims, end) = validate_active(app, site, token)
             .await?
             .ok_or_else(invalid)?;
-        return Ok(Subject::from_ours(claims));
+        let mut subject = Subject::from_ours(claims);
+        subject.delegations_end = Some(end).filter(|e| *e != u64::MAX);
+        return Ok(subject);
     }
     // One read of the whole (short) list, whatever issuer the token names: what a token
     // claims never chooses which record is read.
@@ -221,12 +226,6 @@ pub fn upstream_subject(
     } else {
         scope_of(profile.scope_claim, &c)?
     };
-    let act = match c.get("act") {
-        None => None,
-        Some(v) => {
-            Some(serde_json::from_value::<Actor>(v.clone()).map_err(|_| "act is malformed")?)
-        }
-    };
     let mut extra = Map::new();
     extra.insert(
         format!("{namespace}idp"),
@@ -251,14 +250,37 @@ pub fn upstream_subject(
         exp,
         jti: None,
         client_id: None,
-        act,
+        // An upstream `act` is not carried: `act` is computed by tokenmint only.
+        act: None,
         dlg: vec![],
+        delegations_end: None,
         chain: None,
-        acr: optional_string(c.get("acr"), "acr")?,
-        amr: strings(c.get("amr"), "amr")?,
+        acr: bounded(optional_string(c.get("acr"), "acr")?, "acr")?,
+        amr: bounded_list(strings(c.get("amr"), "amr")?)?,
         auth_time: time("auth_time")?,
         extra,
     })
+}
+
+/// The longest `acr` or `amr` value copied, and the most `amr` values: bounds on the size of
+/// every issued token.
+pub const MAX_AUTH_VALUE_BYTES: usize = 256;
+pub const MAX_AMR_VALUES: usize = 8;
+
+fn bounded(v: Option<String>, name: &str) -> Result<Option<String>, String> {
+    match v {
+        Some(s) if s.len() > MAX_AUTH_VALUE_BYTES => Err(format!("{name} is too long")),
+        other => Ok(other),
+    }
+}
+
+fn bounded_list(v: Option<Vec<String>>) -> Result<Option<Vec<String>>, String> {
+    match v {
+        Some(l) if l.len() > MAX_AMR_VALUES || l.iter().any(|s| s.len() > MAX_AUTH_VALUE_BYTES) => {
+            Err("amr is too long".into())
+        }
+        other => Ok(other),
+    }
 }
 
 fn optional_string(v: Option<&Value>, name: &str) -> Result<Option<String>, String> {
@@ -347,6 +369,17 @@ mod tests {
         // An ID token has no scope, whatever it carries.
         let s = upstream_subject(&profile(), claims(json!({})), 1500, 30, NS, true).unwrap();
         assert!(s.scope.is_none());
+        // An upstream act is never carried.
+        let s = upstream_subject(
+            &profile(),
+            claims(json!({"act": {"sub": "payments-svc"}})),
+            1500,
+            30,
+            NS,
+            false,
+        )
+        .unwrap();
+        assert!(s.act.is_none());
     }
 
     #[test]
@@ -382,7 +415,8 @@ mod tests {
             json!({"scope": "bad\"scope"}),
             json!({"acr": 2}),
             json!({"amr": "x y", "auth_time": "now"}),
-            json!({"act": "someone"}),
+            json!({"acr": "a".repeat(300)}),
+            json!({"amr": ["a", "b", "c", "d", "e", "f", "g", "h", "i"]}),
             json!({"groups": "x".repeat(2000)}),
         ];
         for extra in cases {
