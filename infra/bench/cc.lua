@@ -7,6 +7,9 @@
 --   BENCH_PATH           token endpoint path          (default "/oauth2/token")
 --   BENCH_SCOPE          scope parameter, "" = omit   (default "read")
 --   BENCH_RESOURCE       resource parameter, "" = omit (default "https://api.example.com")
+--   BENCH_BODY           if set and not empty, the whole form body, sent as is (e.g. a
+--                        token-exchange request); BENCH_SCOPE and
+--                        BENCH_RESOURCE are then ignored
 --   BENCH_BASIC_ENCODING "form" (default): client id and secret are
 --                        form-urlencoded before base64, as RFC 6749 §2.3.1
 --                        requires; "raw": used as-is. Identical for the plain
@@ -82,7 +85,9 @@ if resource ~= "" then params[#params + 1] = "resource=" .. form_encode(resource
 -- Static request: wrk pre-builds it once per thread with wrk.format().
 wrk.method = "POST"
 wrk.path = path
-wrk.body = table.concat(params, "&")
+local body = os.getenv("BENCH_BODY")
+if body == nil or body == "" then body = table.concat(params, "&") end
+wrk.body = body
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Accept"] = "application/json"
 wrk.headers["Authorization"] = "Basic " .. base64(user .. ":" .. pass)
