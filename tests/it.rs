@@ -8,6 +8,7 @@ mod it {
     pub mod harness;
 
     mod abuse;
+    mod attacks;
     mod delegated;
     mod dynamodb;
     mod exchange;
@@ -27,4 +28,5 @@ mod it {
     mod rotation;
     mod runtime_api;
     mod token;
+    mod wycheproof;
 }

@@ -71,7 +71,21 @@ struct Header {
 /// Splits and decodes a compact JWS and applies the header rules, `typ` included: one of our
 /// access tokens.
 pub fn parse(token: &str) -> Result<Unverified<'_>, Invalid> {
-    parse_with(token, |t| t.is_some_and(is_access_token_typ))
+    let u = parse_with(token, |t| t.is_some_and(is_access_token_typ))?;
+    // Our key ids are RFC 7638 thumbprints: anything else (a path, a query fragment, a KMS
+    // ARN, 10 KiB of text) is refused here, before any key lookup it could steer.
+    if !is_thumbprint(&u.kid) {
+        return Err(Invalid::Header("kid is not one of ours".into()));
+    }
+    Ok(u)
+}
+
+/// 43 base64url characters: the form of an RFC 7638 SHA-256 thumbprint.
+fn is_thumbprint(kid: &str) -> bool {
+    kid.len() == 43
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// [`parse`] with another rule for the `typ` header (a trusted issuer's profile).

@@ -216,10 +216,12 @@ struct ForeignJwk {
     alg: Option<String>,
     #[serde(default, rename = "use")]
     use_: Option<String>,
+    #[serde(default)]
+    key_ops: Option<Vec<String>>,
 }
 
 /// The signing keys of a JWKS document that tokenmint can verify with, by `kid`. Keys for
-/// encryption, without a `kid`, or of other types are skipped; an RSA key without `alg` is
+/// encryption (by `use` or `key_ops`), without a `kid`, or of other types are skipped; an RSA key without `alg` is
 /// taken as RS256, the algorithm of nearly every provider.
 pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, VerifyingKey>, String> {
     #[derive(Deserialize)]
@@ -232,7 +234,12 @@ pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, VerifyingKey>, String> 
         let Ok(k) = serde_json::from_value::<ForeignJwk>(raw) else {
             continue;
         };
-        let (Some(kid), true) = (k.kid, k.use_.as_deref().is_none_or(|u| u == "sig")) else {
+        // A key published for another use (RFC 7517 §4.2, §4.3) never verifies signatures.
+        let for_signatures = k.use_.as_deref().is_none_or(|u| u == "sig")
+            && k.key_ops
+                .as_ref()
+                .is_none_or(|ops| ops.iter().any(|o| o == "verify"));
+        let (Some(kid), true) = (k.kid, for_signatures) else {
             continue;
         };
         let alg = match (k.kty.as_str(), k.alg.as_deref()) {
