@@ -22,6 +22,8 @@ pub mod keys;
 pub mod lambda;
 pub mod net;
 pub mod oauth;
+#[cfg(test)]
+mod proptests;
 pub mod rotation;
 pub mod setup;
 pub mod signer;
