@@ -17,7 +17,8 @@ use crate::oauth::metadata::{self, *};
 use crate::oauth::{OAuthError, introspection, response, revocation, token};
 use crate::store::cache::ClientCache;
 use crate::store::{
-    DelegationStore, IssuerStore, RefreshTokenStore, RevocationStore, ScopeRuleStore, Stores,
+    AuthFailureStore, DelegationStore, IssuerStore, RefreshTokenStore, RevocationStore,
+    ScopeRuleStore, Stores,
 };
 use crate::upstream::UpstreamKeys;
 
@@ -32,6 +33,7 @@ pub struct App {
     pub issuers: Arc<dyn IssuerStore>,
     pub scope_rules: Arc<dyn ScopeRuleStore>,
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    pub auth_failures: Arc<dyn AuthFailureStore>,
     /// Signing keys of trusted external issuers, fetched on demand.
     pub upstream_keys: UpstreamKeys,
     /// The claims hook clients with `hook` enabled go through.
@@ -135,6 +137,7 @@ impl App {
             issuers: Arc::clone(&stores.issuers),
             scope_rules: Arc::clone(&stores.scope_rules),
             refresh_tokens: Arc::clone(&stores.refresh_tokens),
+            auth_failures: Arc::clone(&stores.auth_failures),
             upstream_keys: UpstreamKeys::new(),
             hook,
             fixed,

@@ -6,6 +6,7 @@ use lambda_http::{Body, Request, Response};
 
 use crate::config::Issuer;
 use crate::http::{App, Endpoint, RequestIssuer};
+use crate::throttle::SourceAddr;
 
 /// Answers one invocation. Requests for endpoints this function does not serve get 404.
 pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Body> {
@@ -21,6 +22,9 @@ pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Bo
     let mut req = http::Request::from_parts(parts, bytes);
     if let Some(issuer) = domain_issuer(&req) {
         req.extensions_mut().insert(RequestIssuer(issuer));
+    }
+    if let Some(source) = source_ip(&req) {
+        req.extensions_mut().insert(SourceAddr(source));
     }
     let resp = match app.route(&req) {
         Some(e) if serves.contains(&e) => app.handle(req).await,
@@ -62,6 +66,16 @@ fn domain_issuer(req: &http::Request<Bytes>) -> Option<Issuer> {
         RequestContext::ApiGatewayV2(ctx) => {
             Issuer::parse(&format!("https://{}", ctx.domain_name.as_deref()?)).ok()
         }
+        _ => None,
+    }
+}
+
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`), never an
+/// `X-Forwarded-For` header a client could write.
+fn source_ip<B>(req: &http::Request<B>) -> Option<std::net::IpAddr> {
+    use lambda_http::request::RequestContext;
+    match req.extensions().get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref()?.parse().ok(),
         _ => None,
     }
 }

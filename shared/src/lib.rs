@@ -29,6 +29,7 @@ pub mod setup;
 pub mod signer;
 pub mod store;
 pub mod telemetry;
+pub mod throttle;
 pub mod trust;
 pub mod upstream;
 

@@ -122,3 +122,56 @@ async fn only_secret_hashes_are_stored() {
     }
     assert!(seen.iter().sum::<usize>() > 0, "the store files were read");
 }
+
+#[tokio::test]
+async fn failed_authentication_is_throttled_per_client_and_address_never_for_valid_credentials() {
+    use super::harness::Creds;
+    let s = Server::start().await;
+    let c = s.client("throttled").await;
+    let other = s.client("bystander").await;
+    let wrong = |id: &str| Creds {
+        id: id.into(),
+        secret: "not-the-secret".into(),
+    };
+    let mut answers = std::collections::HashMap::new();
+    for id in ["throttled", "no-such-client"] {
+        for _ in 0..tokenmint::throttle::MAX_FAILURES {
+            s.post(
+                "/oauth2/token",
+                "grant_type=client_credentials",
+                Some(&wrong(id)),
+            )
+            .await
+            .assert_error(401, "invalid_client");
+        }
+        let r = s
+            .post(
+                "/oauth2/token",
+                "grant_type=client_credentials",
+                Some(&wrong(id)),
+            )
+            .await;
+        r.assert_error(429, "invalid_client");
+        let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=tokenmint::throttle::WINDOW_SECS).contains(&retry));
+        answers.insert(id, (r.status, r.text.clone()));
+    }
+    // An unknown client is throttled exactly like an existing one.
+    assert_eq!(answers["throttled"], answers["no-such-client"]);
+    // Valid credentials from the same address still get a token; other clients are untouched;
+    // introspection and revocation count the same failures.
+    s.token(&c, "").await;
+    s.token(&other, "").await;
+    s.post("/oauth2/introspect", "token=x", Some(&wrong("throttled")))
+        .await
+        .assert_error(429, "invalid_client");
+    // The next window starts afresh.
+    s.clock.advance(tokenmint::throttle::WINDOW_SECS);
+    s.post(
+        "/oauth2/token",
+        "grant_type=client_credentials",
+        Some(&wrong("throttled")),
+    )
+    .await
+    .assert_error(401, "invalid_client");
+}

@@ -308,6 +308,7 @@ impl Flaky {
             issuers: Arc::clone(&flaky.inner.issuers),
             scope_rules: Arc::clone(&flaky.inner.scope_rules),
             refresh_tokens: Arc::clone(&flaky.inner.refresh_tokens),
+            auth_failures: Arc::clone(&flaky.inner.auth_failures),
             revocations: flaky,
         }
     }

@@ -34,9 +34,9 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(error = %e, "accept failed");
@@ -50,7 +50,7 @@ pub async fn serve(
         let app = Arc::clone(&app);
         let service = hyper::service::service_fn(move |req| {
             let app = Arc::clone(&app);
-            async move { Ok::<_, Infallible>(handle(&app, req).await) }
+            async move { Ok::<_, Infallible>(handle(&app, peer, req).await) }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -62,7 +62,11 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle(app: &App, req: http::Request<Incoming>) -> http::Response<Full<Bytes>> {
+async fn handle(
+    app: &App,
+    peer: std::net::SocketAddr,
+    req: http::Request<Incoming>,
+) -> http::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     // Read at most one byte past the cap: enough to know the body is too large.
     let read = tokio::time::timeout(
@@ -79,7 +83,9 @@ async fn handle(app: &App, req: http::Request<Incoming>) -> http::Response<Full<
             return e.to_response().map(Full::new);
         }
     };
-    app.handle(http::Request::from_parts(parts, bytes))
-        .await
-        .map(Full::new)
+    let mut req = http::Request::from_parts(parts, bytes);
+    // The peer address, never a forwarding header: the local server sits behind no proxy.
+    req.extensions_mut()
+        .insert(tokenmint::throttle::SourceAddr(peer.ip()));
+    app.handle(req).await.map(Full::new)
 }

@@ -84,6 +84,8 @@ pub struct OAuthError {
     allow: &'static str,
     /// With `insufficient_user_authentication`: the `acr` values that would do (RFC 9470 §3).
     acr_values: Option<String>,
+    /// Seconds for `Retry-After` when it is not [`RETRY_AFTER_SECS`].
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -96,7 +98,17 @@ impl OAuthError {
             status: None,
             allow: "POST",
             acr_values: None,
+            retry_after: None,
         }
+    }
+
+    /// Too many failed client authentications from one address for one client id: `429` with
+    /// `Retry-After` (RFC 6585 §4), still `invalid_client` in the body, and no challenge.
+    pub fn too_many_failures(retry_after: u64) -> Self {
+        let mut e = Self::invalid_client().with_status(StatusCode::TOO_MANY_REQUESTS);
+        e.description = "too many failed client authentications; retry later".into();
+        e.retry_after = Some(retry_after);
+        e
     }
 
     /// `insufficient_user_authentication` (RFC 9470 §3) naming the acceptable `acr` values.
@@ -191,7 +203,9 @@ impl OAuthError {
                 HeaderValue::from_static("Basic realm=\"tokenmint\", charset=\"UTF-8\""),
             );
         }
-        if self.code == ErrorCode::TemporarilyUnavailable {
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        } else if self.code == ErrorCode::TemporarilyUnavailable {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         if self.status() == StatusCode::METHOD_NOT_ALLOWED {

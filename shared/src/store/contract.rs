@@ -25,6 +25,43 @@ pub async fn run_all(stores: Stores) {
     issuers(&stores).await;
     scope_rules(&stores).await;
     refresh_tokens(&stores).await;
+    auth_failures(&stores).await;
+}
+
+async fn auth_failures(stores: &Stores) {
+    let s = stores.auth_failures.as_ref();
+    assert_eq!(
+        s.add_auth_failure("k1", 1_000, 300).await.unwrap(),
+        (1, 1_300)
+    );
+    assert_eq!(
+        s.add_auth_failure("k1", 1_100, 300).await.unwrap(),
+        (2, 1_300)
+    );
+    // Another key counts apart.
+    assert_eq!(
+        s.add_auth_failure("k2", 1_100, 300).await.unwrap(),
+        (1, 1_400)
+    );
+    // At the window's end a new one opens.
+    assert_eq!(
+        s.add_auth_failure("k1", 1_300, 300).await.unwrap(),
+        (1, 1_600)
+    );
+    // Concurrent failures each count.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let st = Arc::clone(&stores.auth_failures);
+        tasks.push(tokio::spawn(async move {
+            st.add_auth_failure("k3", 2_000, 300).await
+        }));
+    }
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap().unwrap().0);
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=10).collect::<Vec<u32>>());
 }
 
 pub fn sample_client(id: &str) -> Client {

@@ -25,6 +25,8 @@ struct State {
     scope_rules: BTreeMap<Scope, ScopeRule>,
     /// By hash.
     refresh_tokens: HashMap<String, RefreshRecord>,
+    /// Count and window end, by key.
+    auth_failures: HashMap<String, (u32, UnixTime)>,
 }
 
 /// Every store port over maps behind one mutex.
@@ -42,6 +44,24 @@ impl MemoryStore {
         self.state
             .lock()
             .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl super::AuthFailureStore for MemoryStore {
+    async fn add_auth_failure(
+        &self,
+        key: &str,
+        now: UnixTime,
+        window: u64,
+    ) -> Result<(u32, UnixTime), StoreError> {
+        let mut st = self.state()?;
+        let e = st.auth_failures.entry(key.to_owned()).or_insert((0, 0));
+        if e.1 <= now {
+            *e = (0, now.saturating_add(window));
+        }
+        e.0 = e.0.saturating_add(1);
+        Ok(*e)
     }
 }
 

@@ -247,6 +247,21 @@ pub trait RefreshTokenStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// Failed client authentications, counted per (client id, source address) key in fixed windows
+/// (see [`crate::throttle`]). Entries expire on their own.
+#[async_trait]
+pub trait AuthFailureStore: Send + Sync {
+    /// Counts one failure under `key`: in the current window if it is still open at `now`,
+    /// else in a new one of `window` seconds. Returns the count so far in the window and when
+    /// the window closes. Concurrent calls each count.
+    async fn add_auth_failure(
+        &self,
+        key: &str,
+        now: UnixTime,
+        window: u64,
+    ) -> Result<(u32, UnixTime), StoreError>;
+}
+
 /// The stores an [`crate::App`] runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -257,6 +272,7 @@ pub struct Stores {
     pub issuers: Arc<dyn IssuerStore>,
     pub scope_rules: Arc<dyn ScopeRuleStore>,
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
+    pub auth_failures: Arc<dyn AuthFailureStore>,
 }
 
 impl Stores {
@@ -270,6 +286,7 @@ impl Stores {
             + IssuerStore
             + ScopeRuleStore
             + RefreshTokenStore
+            + AuthFailureStore
             + 'static,
     {
         Self {
@@ -279,7 +296,8 @@ impl Stores {
             delegations: s.clone(),
             issuers: s.clone(),
             scope_rules: s.clone(),
-            refresh_tokens: s,
+            refresh_tokens: s.clone(),
+            auth_failures: s,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! | signing key | `KEYS` | `KEY#<kid>` | `doc` (JSON), `status` |
 //! | active-key pointer | `KEYS` | `ACTIVE` | `kid` |
 //! | revoked token id | `REVOKED#<jti>` | `REVOKED` | `until`, `ttl` = `until` |
+//! | failed authentications | `AUTHFAIL#<hash of client id and source>` | `AUTHFAIL` | `count`, `window_end`, `ttl` |
 //! | delegation | `DELEGATE#<delegate>` | `DELEGATOR#<delegator>` | `doc`, `id`, `gsi1pk` = `DELEGATOR#<delegator>`, `gsi1sk` = `DELEGATE#<delegate>`, `ttl` |
 //! | delegation by id | `DELEGATION#<id>` | `DELEGATION` | `doc`, `ttl` |
 //! | trusted issuer | `ISSUERS` | `ISSUER#<issuer>` | `doc` (JSON) |
@@ -20,6 +21,7 @@
 
 mod delegations;
 mod exchange;
+mod throttle;
 
 use std::collections::HashMap;
 

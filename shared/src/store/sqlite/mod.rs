@@ -2,6 +2,7 @@
 
 mod delegations;
 mod exchange;
+mod throttle;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -13,8 +14,9 @@ use super::{ClientStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationSt
 use crate::clock::UnixTime;
 use crate::domain::{Client, ClientId};
 
-/// 2 added delegations; 3 added issuers, scope rules and refresh tokens.
-const SCHEMA_VERSION: i64 = 3;
+/// 2 added delegations; 3 added issuers, scope rules and refresh tokens; 4 added
+/// authentication failures.
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS clients (
@@ -78,6 +80,7 @@ impl SqliteStore {
         conn.execute_batch(delegations::SCHEMA)
             .map_err(unavailable)?;
         conn.execute_batch(exchange::SCHEMA).map_err(unavailable)?;
+        conn.execute_batch(throttle::SCHEMA).map_err(unavailable)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(unavailable)?;
         Ok(Self {
