@@ -228,7 +228,7 @@ fn log_error(endpoint: Endpoint, e: &OAuthError) {
     let cause = e.cause().map(|c| c.to_string()).unwrap_or_default();
     if e.status().is_server_error() {
         tracing::error!(?endpoint, error = e.code.as_str(), %cause, "request failed");
-    } else {
+    } else if !e.is_audited() {
         audit!("request_denied", ?endpoint, error = e.code.as_str(), reason = %e.description);
     }
 }

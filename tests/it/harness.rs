@@ -62,6 +62,7 @@ impl Server {
 
     /// Starts a server over the given stores instead of the ones the configuration names.
     pub async fn start_on(env: &[(&str, &str)], stores: Option<Stores>) -> Self {
+        init_test_log();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let dir = temp_dir();
@@ -146,6 +147,7 @@ impl Server {
         )
         .await
         .unwrap();
+        canary(s.expose());
         Creds {
             id: c.id.to_string(),
             secret: s.expose().to_owned(),
@@ -227,6 +229,57 @@ pub fn delegation(
     }
 }
 
+/// Records a secret or token the tests created in `TOKENMINT_TEST_CANARIES` (set by
+/// infra/test), which checks afterwards that none of them appears in any log of the run.
+pub fn canary(value: &str) {
+    use std::io::Write as _;
+    static FILE: std::sync::OnceLock<Option<std::sync::Mutex<std::fs::File>>> =
+        std::sync::OnceLock::new();
+    let file = FILE.get_or_init(|| {
+        let path = std::env::var_os("TOKENMINT_TEST_CANARIES")?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        Some(std::sync::Mutex::new(f))
+    });
+    if let Some(f) = file {
+        writeln!(f.lock().unwrap(), "{value}").unwrap();
+    }
+}
+
+/// Sends the in-process servers' logs, audit events and debug lines included, as JSON lines to
+/// `TOKENMINT_TEST_LOG` (set by infra/test), for the scan for secrets and tokens.
+fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(path) = std::env::var_os("TOKENMINT_TEST_LOG") else {
+            return;
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        use tracing_subscriber::filter::{LevelFilter, Targets};
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        // tokenmint's own lines down to debug (rejection reasons included); libraries at info.
+        let filter = Targets::new()
+            .with_default(LevelFilter::INFO)
+            .with_target("tokenmint", LevelFilter::DEBUG)
+            .with_target("tokenmint_cli", LevelFilter::DEBUG)
+            .with_target("audit", LevelFilter::DEBUG);
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::sync::Mutex::new(file))
+            .finish()
+            .with(filter)
+            .try_init();
+    });
+}
+
 pub fn basic_header(id: &str, secret: &str) -> String {
     let enc = |s: &str| url_encode(s);
     format!(
@@ -261,7 +314,12 @@ impl Reply {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let text = r.text().await.unwrap();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        for name in ["access_token", "refresh_token"] {
+            if let Some(t) = json.get(name).and_then(Value::as_str) {
+                canary(t);
+            }
+        }
         Self {
             status,
             headers,

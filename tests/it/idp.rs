@@ -105,7 +105,9 @@ impl Idp {
         let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
         header.typ = typ.map(String::from);
         header.kid = Some(kid.clone());
-        jsonwebtoken::encode(&header, &c, key).unwrap()
+        let token = jsonwebtoken::encode(&header, &c, key).unwrap();
+        super::harness::canary(&token);
+        token
     }
 
     /// An RFC 9068 access token (`typ` at+jwt).

@@ -86,6 +86,8 @@ pub struct OAuthError {
     acr_values: Option<String>,
     /// Seconds for `Retry-After` when it is not [`RETRY_AFTER_SECS`].
     retry_after: Option<u64>,
+    /// A richer audit event than the generic `request_denied` has been written for it.
+    audited: bool,
 }
 
 impl OAuthError {
@@ -99,7 +101,19 @@ impl OAuthError {
             allow: "POST",
             acr_values: None,
             retry_after: None,
+            audited: false,
         }
+    }
+
+    /// Marks the error as audited already, so the generic `request_denied` event is not
+    /// written too: one event per decision.
+    pub fn audited(mut self) -> Self {
+        self.audited = true;
+        self
+    }
+
+    pub fn is_audited(&self) -> bool {
+        self.audited
     }
 
     /// Too many failed client authentications from one address for one client id: `429` with

@@ -68,17 +68,21 @@ pub async fn handle(
             format!("this client may not use the {} grant", grant.as_str()),
         ));
     }
-    let result = issue(app, site, &client, form, grant, now).await;
-    if let Err(e) = &result {
-        audit!(
-            "token_denied",
-            grant = grant.as_str(),
-            client_id = %client.id,
-            error = e.code.as_str(),
-            reason = %e.description,
-        );
-    }
-    result
+    issue(app, site, &client, form, grant, now)
+        .await
+        .map_err(|e| {
+            if e.status().is_server_error() {
+                return e;
+            }
+            audit!(
+                "token_denied",
+                grant = grant.as_str(),
+                client_id = %client.id,
+                error = e.code.as_str(),
+                reason = %e.description,
+            );
+            e.audited()
+        })
 }
 
 async fn issue(
@@ -182,6 +186,7 @@ async fn issue(
         jti = %c.jti,
         exp = c.exp,
         dlg = %c.dlg.join(" "),
+        hook = if client.hook { app.hook.name() } else { "" },
         subject_issuer = d.subject_issuer.as_deref().unwrap_or_default(),
         refresh_token = refresh.is_some(),
     );
