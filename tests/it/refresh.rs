@@ -103,11 +103,11 @@ async fn a_refresh_token_is_bound_to_its_client_and_revocable() {
 }
 
 #[tokio::test]
-async fn twenty_concurrent_redemptions_one_winner() {
+async fn fifty_concurrent_redemptions_one_winner() {
     let (s, _idp, api, rt) = setup().await;
     let s = Arc::new(s);
     let mut tasks = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..50 {
         let (s, api, rt) = (s.clone(), api.clone(), rt.clone());
         tasks.push(tokio::spawn(
             async move { refresh(&s, &api, &rt, "").await },
