@@ -22,6 +22,13 @@ fuzz_target!(|data: &[u8]| {
             claim_map: vec!["groups=roles".parse().unwrap()],
             created_at: 0,
         };
-        let _ = upstream_subject(&profile, claims.clone(), 1_000, 30, "https://t/claims/", false);
+        let _ = upstream_subject(
+            &profile,
+            claims.clone(),
+            1_000,
+            30,
+            "https://t/claims/",
+            false,
+        );
     }
 });
