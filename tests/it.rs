@@ -23,6 +23,7 @@ mod it {
     mod lambda_hook;
     mod metadata;
     mod outage;
+    mod private_key_jwt;
     mod refresh;
     mod revoke;
     mod rotation;

@@ -5,8 +5,8 @@
 use crate::clock::UnixTime;
 use crate::config::Config;
 use crate::domain::{
-    Audience, Client, ClientAttribute, ClientId, ClientSecret, GrantType, InvalidAttribute,
-    ScopeSet, SecretEntry,
+    Audience, Client, ClientAttribute, ClientId, ClientKeys, ClientSecret, GrantType,
+    InvalidAttribute, ScopeSet, SecretEntry,
 };
 use crate::store::{ClientStore, StoreError};
 
@@ -49,7 +49,13 @@ pub struct NewClient {
     /// Exchanged tokens may be asked to live this long from their chain's first token
     /// (docs/token-exchange.md). Needs the token-exchange grant.
     pub max_exchange_ttl: Option<u64>,
+    /// Public keys for `private_key_jwt`: such a client is created with
+    /// [`create_key_client`] and has no secret.
+    pub keys: Option<ClientKeys>,
 }
+
+/// The largest JWK Set registered inline.
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 
 /// Registers a client and returns it with its secret, which is not stored and cannot be shown
 /// again.
@@ -59,6 +65,70 @@ pub async fn create_client(
     spec: NewClient,
     now: UnixTime,
 ) -> Result<(Client, ClientSecret), AdminError> {
+    if spec.keys.is_some() {
+        return Err(AdminError::Invalid(
+            "a client with public keys authenticates with them, not a secret".into(),
+        ));
+    }
+    let secret = ClientSecret::generate();
+    let mut client = new_client(config, &spec, now)?;
+    client.secrets.push(SecretEntry {
+        hash: secret.hash(),
+        created_at: now,
+        expires_at: None,
+    });
+    store_new(store, &client, &spec.id).await?;
+    Ok((client, secret))
+}
+
+/// Registers a `private_key_jwt` client (RFC 7523): it proves itself with assertions signed by
+/// the keys in `spec.keys`, and no shared secret is ever made.
+pub async fn create_key_client(
+    store: &dyn ClientStore,
+    config: &Config,
+    spec: NewClient,
+    now: UnixTime,
+) -> Result<Client, AdminError> {
+    let invalid = AdminError::Invalid;
+    match &spec.keys {
+        None => {
+            return Err(invalid(
+                "a key client needs a JWK Set or its URL (--jwks)".into(),
+            ));
+        }
+        Some(ClientKeys::Jwks(doc)) => {
+            let keys = (doc.len() <= MAX_JWKS_BYTES)
+                .then(|| crate::upstream::parse_jwks(doc.as_bytes()))
+                .ok_or_else(|| invalid(format!("the JWK Set exceeds {MAX_JWKS_BYTES} bytes")))?
+                .map_err(|e| invalid(format!("--jwks: {e}")))?;
+            if keys.is_empty() {
+                return Err(invalid(
+                    "--jwks: no usable signing key (EC P-256 or RSA, with a kid, not for \
+                     encryption)"
+                        .into(),
+                ));
+            }
+        }
+        Some(ClientKeys::JwksUri(uri)) => {
+            crate::upstream::check_uri(uri).map_err(|e| invalid(format!("--jwks {e}")))?;
+        }
+    }
+    let client = new_client(config, &spec, now)?;
+    store_new(store, &client, &spec.id).await?;
+    Ok(client)
+}
+
+async fn store_new(store: &dyn ClientStore, client: &Client, id: &str) -> Result<(), AdminError> {
+    store.create_client(client).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AdminError::Exists(id.to_owned()),
+        other => AdminError::Store(other),
+    })?;
+    crate::audit!("client_created", client_id = %client.id, scope = %client.scopes, auth = if client.keys.is_some() { "private_key_jwt" } else { "client_secret" });
+    Ok(())
+}
+
+/// A client record from `spec`, validated, without credentials.
+fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client, AdminError> {
     let invalid = |s: String| AdminError::Invalid(s);
     let id = ClientId::new(&spec.id).map_err(|e| invalid(format!("{:?}: {e}", spec.id)))?;
     let scopes = ScopeSet::parse(&spec.scopes).map_err(|e| invalid(e.to_string()))?;
@@ -122,7 +192,7 @@ pub async fn create_client(
         }
         attributes.push(attr);
     }
-    let grants = grants(&spec)?;
+    let grants = grants(spec)?;
     if let Some(max) = spec.max_exchange_ttl {
         if !grants.contains(&GrantType::TokenExchange) {
             return Err(invalid(
@@ -137,33 +207,23 @@ pub async fn create_client(
             )));
         }
     }
-    let secret = ClientSecret::generate();
-    let client = Client {
+    Ok(Client {
         id,
-        secrets: vec![SecretEntry {
-            hash: secret.hash(),
-            created_at: now,
-            expires_at: None,
-        }],
+        secrets: vec![],
         scopes,
         default_scopes,
         audiences,
         token_ttl: spec.ttl,
         grants,
         max_exchange_ttl: spec.max_exchange_ttl,
+        keys: spec.keys.clone(),
         introspect: spec.introspect,
         hook: spec.hook,
         attributes,
         disabled: false,
         created_at: now,
         version: 1,
-    };
-    store.create_client(&client).await.map_err(|e| match e {
-        StoreError::Conflict(_) => AdminError::Exists(spec.id.clone()),
-        other => AdminError::Store(other),
-    })?;
-    crate::audit!("client_created", client_id = %client.id, scope = %client.scopes);
-    Ok((client, secret))
+    })
 }
 
 /// The grants of a new client, each named once; `client_credentials` when none is named.

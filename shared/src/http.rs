@@ -17,8 +17,8 @@ use crate::oauth::metadata::{self, *};
 use crate::oauth::{OAuthError, introspection, response, revocation, token};
 use crate::store::cache::ClientCache;
 use crate::store::{
-    AuthFailureStore, DelegationStore, IssuerStore, RefreshTokenStore, RevocationStore,
-    ScopeRuleStore, Stores,
+    AssertionIdStore, AuthFailureStore, DelegationStore, IssuerStore, RefreshTokenStore,
+    RevocationStore, ScopeRuleStore, Stores,
 };
 use crate::upstream::UpstreamKeys;
 
@@ -34,6 +34,7 @@ pub struct App {
     pub scope_rules: Arc<dyn ScopeRuleStore>,
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     pub auth_failures: Arc<dyn AuthFailureStore>,
+    pub assertion_ids: Arc<dyn AssertionIdStore>,
     /// Signing keys of trusted external issuers, fetched on demand.
     pub upstream_keys: UpstreamKeys,
     /// The claims hook clients with `hook` enabled go through.
@@ -138,6 +139,7 @@ impl App {
             scope_rules: Arc::clone(&stores.scope_rules),
             refresh_tokens: Arc::clone(&stores.refresh_tokens),
             auth_failures: Arc::clone(&stores.auth_failures),
+            assertion_ids: Arc::clone(&stores.assertion_ids),
             upstream_keys: UpstreamKeys::new(),
             hook,
             fixed,

@@ -262,7 +262,7 @@ proptest! {
             .map_err(|e| TestCaseError::fail(format!("{e:?} for {header:?}")))?;
         prop_assert_eq!(c.method, Method::Basic);
         prop_assert_eq!(&c.client_id, &id);
-        prop_assert_eq!(c.secret.expose(), secret.as_str());
+        prop_assert_eq!(c.secret().map(|s| s.expose()), Some(secret.as_str()));
 
         let same_id = Form::parse(format!("client_id={}", form_encode(&id, false)).as_bytes())
             .unwrap();

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http::Request;
 
 use crate::domain::Client;
-use crate::http::App;
+use crate::http::{App, Site};
 use crate::oauth::client_auth::{self, Credentials};
 use crate::oauth::{ErrorCode, OAuthError};
 
@@ -45,11 +45,12 @@ pub fn key(client_id: &str, source: Option<IpAddr>) -> String {
 /// address) pair and answering `429` once the pair is over the limit.
 pub async fn authenticate(
     app: &App,
+    site: &Site,
     req: &Request<Bytes>,
     creds: &Credentials,
     now: u64,
 ) -> Result<std::sync::Arc<Client>, OAuthError> {
-    let err = match client_auth::authenticate(creds, &app.clients, now).await {
+    let err = match client_auth::authenticate(app, site, creds, now).await {
         Ok(c) => return Ok(c),
         Err(e) if e.code == ErrorCode::InvalidClient => e,
         Err(e) => return Err(e),

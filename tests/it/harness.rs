@@ -367,6 +367,7 @@ impl Flaky {
             scope_rules: Arc::clone(&flaky.inner.scope_rules),
             refresh_tokens: Arc::clone(&flaky.inner.refresh_tokens),
             auth_failures: Arc::clone(&flaky.inner.auth_failures),
+            assertion_ids: Arc::clone(&flaky.inner.assertion_ids),
             revocations: flaky,
         }
     }

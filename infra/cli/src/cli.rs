@@ -136,6 +136,10 @@ enum ClientCommand {
         /// of their chain, e.g. 48h (docs/token-exchange.md).
         #[arg(long, value_parser = parse_duration)]
         max_exchange_ttl: Option<u64>,
+        /// Authenticate with private_key_jwt instead of a secret: a JWK Set file, or its
+        /// https URL. No secret is made.
+        #[arg(long)]
+        jwks: Option<String>,
         /// Print {"client_id": ..., "client_secret": ...} as JSON.
         #[arg(long)]
         json: bool,
@@ -370,6 +374,9 @@ struct ClientView<'a> {
     audiences: Vec<&'a str>,
     token_ttl: Option<u64>,
     grants: Vec<&'static str>,
+    token_endpoint_auth_method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jwks_uri: Option<&'a str>,
     introspect: bool,
     hook: bool,
     attributes: &'a [tokenmint::domain::ClientAttribute],
@@ -393,6 +400,15 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             audiences: c.audiences.iter().map(|a| a.as_str()).collect(),
             token_ttl: c.token_ttl,
             grants: c.grants.iter().map(|g| g.as_str()).collect(),
+            token_endpoint_auth_method: if c.keys.is_some() {
+                "private_key_jwt"
+            } else {
+                "client_secret_basic"
+            },
+            jwks_uri: match &c.keys {
+                Some(tokenmint::domain::ClientKeys::JwksUri(u)) => Some(u),
+                _ => None,
+            },
             introspect: c.introspect,
             hook: c.hook,
             attributes: &c.attributes,
@@ -432,9 +448,12 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
             attributes,
             grants,
             max_exchange_ttl,
+            jwks,
             json,
         } => {
+            let keys = jwks.as_deref().map(client_keys).transpose()?;
             let spec = NewClient {
+                keys,
                 grants,
                 max_exchange_ttl,
                 id,
@@ -446,6 +465,17 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
                 hook,
                 attributes,
             };
+            if spec.keys.is_some() {
+                let c = admin::create_key_client(store, config, spec, now)
+                    .await
+                    .map_err(err)?;
+                if json {
+                    return print_json(&serde_json::json!({"client_id": c.id.as_str()}));
+                }
+                println!("client_id: {}", c.id);
+                eprintln!("authenticates with private_key_jwt; it has no secret");
+                return Ok(());
+            }
             let (c, secret) = admin::create_client(store, config, spec, now)
                 .await
                 .map_err(err)?;
@@ -486,6 +516,17 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
             Ok(())
         }
     }
+}
+
+/// `--jwks`: a URL is fetched when needed; anything else is a file holding the JWK Set.
+fn client_keys(v: &str) -> Result<tokenmint::domain::ClientKeys> {
+    use tokenmint::domain::ClientKeys;
+    if v.starts_with("https://") || v.starts_with("http://") {
+        return Ok(ClientKeys::JwksUri(v.to_owned()));
+    }
+    std::fs::read_to_string(v)
+        .map(ClientKeys::Jwks)
+        .map_err(|e| format!("cannot read the JWK Set file {v}: {e}"))
 }
 
 fn print_secret(id: &str, secret: &str, json: bool) -> Result<()> {

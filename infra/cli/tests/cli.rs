@@ -634,3 +634,78 @@ fn exchange_clients_issuers_and_step_up_rules() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn key_clients_have_no_secret() {
+    let d = data_dir("key-clients");
+    std::fs::create_dir_all(&d).unwrap();
+    let jwks = d.join("jwks.json");
+    std::fs::write(
+        &jwks,
+        r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"KSexBRK64-3c_kZ4KBKLrSkDJpkZ9whgacjE32xzKDg","y":"x3h5ZOqsAOWSH7FJimD0YGdms9loUAFVjRqXTnNBUT4"}]}"#,
+    )
+    .unwrap();
+    let jwks = jwks.to_str().unwrap();
+    let base = [
+        "client",
+        "create",
+        "--scope",
+        "read",
+        "--audience",
+        "https://a.example",
+    ];
+    let created = json(&run(
+        &d,
+        &[&base[..], &["--id", "keyed", "--jwks", jwks, "--json"]].concat(),
+    ));
+    assert_eq!(created, serde_json::json!({"client_id": "keyed"}));
+    let shown = json(&run(&d, &["client", "show", "keyed"]));
+    assert_eq!(shown["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(shown["secrets"], serde_json::json!([]));
+    let remote = json(&run(
+        &d,
+        &[
+            &base[..],
+            &[
+                "--id",
+                "remote",
+                "--jwks",
+                "https://keys.example/jwks.json",
+                "--json",
+            ],
+        ]
+        .concat(),
+    ));
+    assert_eq!(remote["client_id"], "remote");
+    assert_one_sentence_error(
+        &run(
+            &d,
+            &[&base[..], &["--id", "x1", "--jwks", "/no/such/file"]].concat(),
+        ),
+        "cannot read",
+    );
+    assert_one_sentence_error(
+        &run(
+            &d,
+            &[
+                &base[..],
+                &["--id", "x2", "--jwks", "http://keys.example/jwks"],
+            ]
+            .concat(),
+        ),
+        "must be https",
+    );
+    let empty = d.join("empty.json");
+    std::fs::write(&empty, r#"{"keys":[{"kty":"oct","k":"AAAA","kid":"h"}]}"#).unwrap();
+    assert_one_sentence_error(
+        &run(
+            &d,
+            &[
+                &base[..],
+                &["--id", "x3", "--jwks", empty.to_str().unwrap()],
+            ]
+            .concat(),
+        ),
+        "no usable signing key",
+    );
+}

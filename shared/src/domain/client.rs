@@ -127,6 +127,9 @@ pub struct Client {
     /// its exchanged tokens to live, past the subject token's own `exp`. None: never past it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_exchange_ttl: Option<u64>,
+    /// Public keys for `private_key_jwt` (RFC 7523); such a client has no secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<ClientKeys>,
     /// May call the introspection endpoint (RFC 7662).
     #[serde(default)]
     pub introspect: bool,
@@ -142,6 +145,16 @@ pub struct Client {
     /// Incremented by every update; updates are conditional on it.
     #[serde(default)]
     pub version: u64,
+}
+
+/// Where a `private_key_jwt` client's public keys are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKeys {
+    /// A JWK Set document, registered with the client.
+    Jwks(String),
+    /// The URL of the client's JWK Set (https; http only on loopback), fetched and cached.
+    JwksUri(String),
 }
 
 /// The longest attribute value accepted.
@@ -249,6 +262,7 @@ mod tests {
             token_ttl: None,
             grants: vec![GrantType::ClientCredentials],
             max_exchange_ttl: None,
+            keys: None,
             introspect: false,
             hook: false,
             attributes: vec![],

@@ -14,7 +14,8 @@ mod target;
 
 pub use claims::{AccessTokenClaims, Actor, Chain};
 pub use client::{
-    Client, ClientAttribute, ClientId, GrantType, InvalidAttribute, InvalidClientId, SecretEntry,
+    Client, ClientAttribute, ClientId, ClientKeys, GrantType, InvalidAttribute, InvalidClientId,
+    SecretEntry,
 };
 pub use delegation::Delegation;
 pub use issuer::{ClaimMapping, ScopeClaim, TrustedIssuer, TypRule};

@@ -151,6 +151,11 @@ impl Unverified<'_> {
             .map(|i| i.iss)
     }
 
+    /// The payload as a JSON object, before any check: only to choose whose keys to try.
+    pub fn unverified_payload(&self) -> Option<Map<String, Value>> {
+        serde_json::from_slice(&self.payload).ok()
+    }
+
     /// Checks the signature with `key`, whose algorithm must be the header's.
     pub fn verify(self, key: &VerifyingKey) -> Result<Verified, Invalid> {
         if key.verify(&self.alg, self.signing_input.as_bytes(), &self.signature) {

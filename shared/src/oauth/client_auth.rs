@@ -1,5 +1,6 @@
-//! Client authentication at the token, introspection and revocation endpoints
-//! (RFC 6749 §2.3.1): `client_secret_basic` and `client_secret_post`, exactly one per request.
+//! Client authentication at the token, introspection and revocation endpoints:
+//! `client_secret_basic` and `client_secret_post` (RFC 6749 §2.3.1), and `private_key_jwt`
+//! (RFC 7523 §2.2, [`super::client_assertion`]); exactly one per request.
 
 use base64::Engine as _;
 use base64::alphabet;
@@ -9,6 +10,7 @@ use super::OAuthError;
 use super::form::{self, Form};
 use crate::clock::UnixTime;
 use crate::domain::{Client, ClientId, ClientSecret, SecretHash};
+use crate::http::{App, Site};
 use crate::store::cache::ClientCache;
 
 /// Standard base64; padding optional, since some clients omit it.
@@ -24,25 +26,57 @@ pub enum Method {
     Basic,
     /// Form parameters (`client_secret_post`).
     Post,
+    /// A signed assertion (`private_key_jwt`).
+    PrivateKeyJwt,
 }
 
-/// A client id and secret as presented.
+/// What proves the client's identity.
+#[derive(Debug)]
+pub enum Proof {
+    Secret(ClientSecret),
+    /// A JWT the client signed. `Debug` shows nothing of it.
+    Assertion(Assertion),
+}
+
+/// A client assertion as presented.
+pub struct Assertion(pub String);
+
+impl std::fmt::Debug for Assertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Assertion(<redacted>)")
+    }
+}
+
+/// A client id and its proof, as presented.
 #[derive(Debug)]
 pub struct Credentials {
     pub method: Method,
     pub client_id: String,
-    pub secret: ClientSecret,
+    pub proof: Proof,
+}
+
+impl Credentials {
+    /// The presented secret, for the secret methods.
+    pub fn secret(&self) -> Option<&ClientSecret> {
+        match &self.proof {
+            Proof::Secret(s) => Some(s),
+            Proof::Assertion(_) => None,
+        }
+    }
 }
 
 /// Extracts the credentials of a request. A body `client_id` equal to the Basic one is not a
 /// second method; a body `client_secret` next to a Basic header is.
 pub fn credentials(form: &Form, authorization: Option<&str>) -> Result<Credentials, OAuthError> {
+    if form.contains("client_assertion") || form.contains("client_assertion_type") {
+        return assertion(form, authorization);
+    }
     let Some(header) = authorization else {
         return match (form.get("client_id"), form.get("client_secret")) {
             (Some(id), Some(secret)) => Ok(Credentials {
                 method: Method::Post,
                 client_id: id.to_owned(),
-                secret: ClientSecret::from_presented(secret.to_owned()),
+                proof: Proof::Secret(ClientSecret::from_presented(secret.to_owned())),
             }),
             _ => Err(OAuthError::invalid_client()),
         };
@@ -61,7 +95,34 @@ pub fn credentials(form: &Form, authorization: Option<&str>) -> Result<Credentia
     Ok(Credentials {
         method: Method::Basic,
         client_id,
-        secret: ClientSecret::from_presented(secret),
+        proof: Proof::Secret(ClientSecret::from_presented(secret)),
+    })
+}
+
+/// `client_assertion_type` + `client_assertion` (RFC 7521 §4.2). The client id is the
+/// assertion's `sub` (RFC 7523 §3), read before verification only to find the client's keys;
+/// a `client_id` parameter, if sent, must name the same client.
+fn assertion(form: &Form, authorization: Option<&str>) -> Result<Credentials, OAuthError> {
+    if authorization.is_some() || form.contains("client_secret") {
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method, not a client assertion and a secret",
+        ));
+    }
+    if form.get("client_assertion_type") != Some(super::client_assertion::ASSERTION_TYPE) {
+        return Err(OAuthError::invalid_client());
+    }
+    let jwt = form
+        .get("client_assertion")
+        .ok_or_else(OAuthError::invalid_client)?;
+    let client_id =
+        super::client_assertion::unverified_subject(jwt).ok_or_else(OAuthError::invalid_client)?;
+    if form.get("client_id").is_some_and(|id| id != client_id) {
+        return Err(OAuthError::invalid_client());
+    }
+    Ok(Credentials {
+        method: Method::PrivateKeyJwt,
+        client_id,
+        proof: Proof::Assertion(Assertion(jwt.to_owned())),
     })
 }
 
@@ -85,29 +146,61 @@ fn decoy() -> &'static SecretHash {
     DECOY.get_or_init(|| SecretHash::of(b"tokenmint: no such client"))
 }
 
-/// Authenticates `creds`. Unknown clients, wrong secrets and disabled clients all get the same
-/// `invalid_client`, with a `WWW-Authenticate` challenge.
+/// Authenticates `creds`. Unknown clients, wrong secrets or assertions, clients registered for
+/// the other kind of proof and disabled clients all get the same `invalid_client`.
 pub async fn authenticate(
+    app: &App,
+    site: &Site,
     creds: &Credentials,
+    now: UnixTime,
+) -> Result<std::sync::Arc<Client>, OAuthError> {
+    match &creds.proof {
+        Proof::Secret(secret) => {
+            authenticate_secret(&creds.client_id, secret, &app.clients, now).await
+        }
+        Proof::Assertion(Assertion(jwt)) => {
+            let Ok(id) = ClientId::new(&creds.client_id) else {
+                return Err(OAuthError::invalid_client());
+            };
+            let client = app.clients.get(&id).await?.client;
+            match client {
+                Some(c) if !c.disabled && c.keys.is_some() => {
+                    if super::client_assertion::verify(app, site, &c, jwt, now).await? {
+                        Ok(c)
+                    } else {
+                        Err(OAuthError::invalid_client())
+                    }
+                }
+                _ => Err(OAuthError::invalid_client()),
+            }
+        }
+    }
+}
+
+/// A secret against every live stored secret, in constant time, with a decoy comparison for
+/// unknown clients so that path does the same work.
+async fn authenticate_secret(
+    client_id: &str,
+    secret: &ClientSecret,
     clients: &ClientCache,
     now: UnixTime,
 ) -> Result<std::sync::Arc<Client>, OAuthError> {
-    let Ok(id) = ClientId::new(&creds.client_id) else {
-        decoy().matches(&creds.secret);
+    let Ok(id) = ClientId::new(client_id) else {
+        decoy().matches(secret);
         return Err(OAuthError::invalid_client());
     };
     let lookup = clients.get(&id).await?;
     let mut client = lookup.client;
     let mut ok = client.as_deref().map_or_else(
-        || decoy().matches(&creds.secret),
-        |c| c.secret_matches(&creds.secret, now),
+        || decoy().matches(secret),
+        |c| c.secret_matches(secret, now),
     );
     if !ok && lookup.cached {
         // The cached record may predate a secret rotation: check once against the store.
         client = clients.refresh(&id).await?;
         ok = client
             .as_deref()
-            .is_some_and(|c| c.secret_matches(&creds.secret, now));
+            .is_some_and(|c| c.secret_matches(secret, now));
     }
     match client {
         Some(c) if ok && !c.disabled => Ok(c),
@@ -132,7 +225,7 @@ mod tests {
         let c = credentials(&f, Some(&basic("my%3Aclient:s%2Bx+y"))).unwrap();
         assert_eq!(c.method, Method::Basic);
         assert_eq!(c.client_id, "my:client");
-        assert_eq!(c.secret.expose(), "s+x y");
+        assert_eq!(c.secret().unwrap().expose(), "s+x y");
         // Lower-case scheme, unpadded base64.
         let unpadded = basic("ab:cd")
             .trim_end_matches('=')

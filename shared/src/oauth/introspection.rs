@@ -49,7 +49,7 @@ pub async fn handle(
     let request = FormRequest::read(req)?;
     let now = app.clock.now();
     let creds = client_auth::credentials(&request.form, request.authorization.as_deref())?;
-    let caller = crate::throttle::authenticate(app, req, &creds, now).await?;
+    let caller = crate::throttle::authenticate(app, site, req, &creds, now).await?;
     if !caller.introspect {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

@@ -14,7 +14,13 @@ pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const OAUTH_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 pub const OIDC_METADATA_PATH: &str = "/.well-known/openid-configuration";
 
-const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
+const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
+/// Required by RFC 8414 §2 once `private_key_jwt` is listed.
+const AUTH_SIGNING_ALGS: &[&str] = super::client_assertion::SIGNING_ALGS;
 
 #[derive(Serialize)]
 struct Metadata<'a> {
@@ -28,6 +34,9 @@ struct Metadata<'a> {
     token_endpoint_auth_methods_supported: &'static [&'static str],
     introspection_endpoint_auth_methods_supported: &'static [&'static str],
     revocation_endpoint_auth_methods_supported: &'static [&'static str],
+    token_endpoint_auth_signing_alg_values_supported: &'static [&'static str],
+    introspection_endpoint_auth_signing_alg_values_supported: &'static [&'static str],
+    revocation_endpoint_auth_signing_alg_values_supported: &'static [&'static str],
 }
 
 /// The metadata document for `issuer`, serialised once at start.
@@ -44,6 +53,9 @@ pub fn document(issuer: &Issuer) -> Vec<u8> {
         token_endpoint_auth_methods_supported: AUTH_METHODS,
         introspection_endpoint_auth_methods_supported: AUTH_METHODS,
         revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+        token_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,
+        introspection_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,
+        revocation_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,
     };
     // A struct of strings always serialises.
     serde_json::to_vec(&doc).unwrap_or_default()
@@ -71,9 +83,12 @@ mod tests {
                     "refresh_token",
                 ],
                 "response_types_supported": [],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-                "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-                "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+                "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+                "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+                "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256"],
+                "introspection_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256"],
+                "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "PS256"],
             })
         );
     }

@@ -2,6 +2,7 @@
 //! they need, and return a response or an [`OAuthError`].
 
 mod claims_hook;
+pub mod client_assertion;
 pub mod client_auth;
 mod error;
 pub mod form;

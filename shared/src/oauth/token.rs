@@ -60,7 +60,7 @@ pub async fn handle(
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let now = app.clock.now();
     let creds = client_auth::credentials(form, request.authorization.as_deref())?;
-    let client = crate::throttle::authenticate(app, req, &creds, now).await?;
+    let client = crate::throttle::authenticate(app, site, req, &creds, now).await?;
     let grant = supported_grant(grant_name)?;
     if !client.grants.contains(&grant) {
         return Err(OAuthError::new(

@@ -26,6 +26,29 @@ pub async fn run_all(stores: Stores) {
     scope_rules(&stores).await;
     refresh_tokens(&stores).await;
     auth_failures(&stores).await;
+    assertion_ids(&stores).await;
+}
+
+async fn assertion_ids(stores: &Stores) {
+    let s = stores.assertion_ids.as_ref();
+    assert!(s.first_use("a1", 1_300, 1_000).await.unwrap());
+    assert!(!s.first_use("a1", 1_300, 1_100).await.unwrap());
+    assert!(s.first_use("a2", 1_300, 1_100).await.unwrap());
+    // Once expired, the id may be used again (its assertion cannot be, being expired too).
+    assert!(s.first_use("a1", 1_700, 1_300).await.unwrap());
+    // Of 50 concurrent uses, exactly one is the first.
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let st = Arc::clone(&stores.assertion_ids);
+        tasks.push(tokio::spawn(async move {
+            st.first_use("a3", 3_000, 2_000).await
+        }));
+    }
+    let mut firsts = 0;
+    for t in tasks {
+        firsts += usize::from(t.await.unwrap().unwrap());
+    }
+    assert_eq!(firsts, 1);
 }
 
 async fn auth_failures(stores: &Stores) {
@@ -78,6 +101,7 @@ pub fn sample_client(id: &str) -> Client {
         token_ttl: Some(600),
         grants: vec![GrantType::ClientCredentials],
         max_exchange_ttl: None,
+        keys: None,
         introspect: false,
         hook: false,
         attributes: vec![],

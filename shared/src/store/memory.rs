@@ -27,6 +27,8 @@ struct State {
     refresh_tokens: HashMap<String, RefreshRecord>,
     /// Count and window end, by key.
     auth_failures: HashMap<String, (u32, UnixTime)>,
+    /// Used assertion ids and until when.
+    assertion_ids: HashMap<String, UnixTime>,
 }
 
 /// Every store port over maps behind one mutex.
@@ -44,6 +46,25 @@ impl MemoryStore {
         self.state
             .lock()
             .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl super::AssertionIdStore for MemoryStore {
+    async fn first_use(
+        &self,
+        key: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let mut st = self.state()?;
+        match st.assertion_ids.get(key) {
+            Some(t) if *t > now => Ok(false),
+            _ => {
+                st.assertion_ids.insert(key.to_owned(), until);
+                Ok(true)
+            }
+        }
     }
 }
 

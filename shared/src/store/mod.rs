@@ -262,6 +262,20 @@ pub trait AuthFailureStore: Send + Sync {
     ) -> Result<(u32, UnixTime), StoreError>;
 }
 
+/// Ids of client assertions already used (`private_key_jwt`, RFC 7523 §3): each is accepted
+/// once until it expires.
+#[async_trait]
+pub trait AssertionIdStore: Send + Sync {
+    /// Records `key` as used until `until`; `true` if this is its first use (or its previous
+    /// use has expired at `now`). Of concurrent calls with one key, exactly one gets `true`.
+    async fn first_use(
+        &self,
+        key: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError>;
+}
+
 /// The stores an [`crate::App`] runs on.
 #[derive(Clone)]
 pub struct Stores {
@@ -273,6 +287,7 @@ pub struct Stores {
     pub scope_rules: Arc<dyn ScopeRuleStore>,
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     pub auth_failures: Arc<dyn AuthFailureStore>,
+    pub assertion_ids: Arc<dyn AssertionIdStore>,
 }
 
 impl Stores {
@@ -287,6 +302,7 @@ impl Stores {
             + ScopeRuleStore
             + RefreshTokenStore
             + AuthFailureStore
+            + AssertionIdStore
             + 'static,
     {
         Self {
@@ -297,7 +313,8 @@ impl Stores {
             issuers: s.clone(),
             scope_rules: s.clone(),
             refresh_tokens: s.clone(),
-            auth_failures: s,
+            auth_failures: s.clone(),
+            assertion_ids: s,
         }
     }
 }

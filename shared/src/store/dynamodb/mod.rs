@@ -7,6 +7,7 @@
 //! | active-key pointer | `KEYS` | `ACTIVE` | `kid` |
 //! | revoked token id | `REVOKED#<jti>` | `REVOKED` | `until`, `ttl` = `until` |
 //! | failed authentications | `AUTHFAIL#<hash of client id and source>` | `AUTHFAIL` | `count`, `window_end`, `ttl` |
+//! | used client assertion | `ASSERTION#<hash of client id and jti>` | `ASSERTION` | `until`, `ttl` = `until` |
 //! | delegation | `DELEGATE#<delegate>` | `DELEGATOR#<delegator>` | `doc`, `id`, `gsi1pk` = `DELEGATOR#<delegator>`, `gsi1sk` = `DELEGATE#<delegate>`, `ttl` |
 //! | delegation by id | `DELEGATION#<id>` | `DELEGATION` | `doc`, `ttl` |
 //! | trusted issuer | `ISSUERS` | `ISSUER#<issuer>` | `doc` (JSON) |

@@ -1,5 +1,6 @@
 //! Failed client authentications in DynamoDB (see [`crate::throttle`]): one item per key,
-//! `AUTHFAIL#<key>` / `AUTHFAIL`, with `count`, `window_end` and `ttl` = `window_end`.
+//! `AUTHFAIL#<key>` / `AUTHFAIL`, with `count`, `window_end` and `ttl` = `window_end`. Used
+//! client-assertion ids: `ASSERTION#<key>` / `ASSERTION`, with `until` and `ttl` = `until`.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -7,7 +8,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use super::schema::{PK, SK, TTL};
 use super::{DynamoStore, get_n, n, s, unavailable};
 use crate::clock::UnixTime;
-use crate::store::{AuthFailureStore, StoreError};
+use crate::store::{AssertionIdStore, AuthFailureStore, StoreError};
 
 const SK_VALUE: &str = "AUTHFAIL";
 
@@ -79,5 +80,41 @@ impl AuthFailureStore for DynamoStore {
         Err(StoreError::Conflict(
             "authentication failure counter kept changing".into(),
         ))
+    }
+}
+
+#[async_trait]
+impl AssertionIdStore for DynamoStore {
+    async fn first_use(
+        &self,
+        key: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(format!("ASSERTION#{key}")))
+            .item(SK, s("ASSERTION"))
+            .item("until", n(until))
+            .item(TTL, n(until))
+            // A live use stands; only an expired one (TTL deletion is lazy) may be replaced.
+            .condition_expression("attribute_not_exists(#pk) OR #until <= :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }

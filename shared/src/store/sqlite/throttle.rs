@@ -1,11 +1,12 @@
-//! Failed client authentications in the embedded store (see [`crate::throttle`]).
+//! Failed client authentications (see [`crate::throttle`]) and used client-assertion ids in
+//! the embedded store.
 
 use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{SqliteStore, unavailable};
 use crate::clock::UnixTime;
-use crate::store::{AuthFailureStore, StoreError};
+use crate::store::{AssertionIdStore, AuthFailureStore, StoreError};
 
 /// Added in schema version 4.
 pub(super) const SCHEMA: &str = "
@@ -14,7 +15,38 @@ CREATE TABLE IF NOT EXISTS auth_failures (
     count      INTEGER NOT NULL,
     window_end INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS assertion_ids (
+    key   TEXT PRIMARY KEY,
+    until INTEGER NOT NULL
+);
 ";
+
+#[async_trait]
+impl AssertionIdStore for SqliteStore {
+    async fn first_use(
+        &self,
+        key: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        let (until, now) = (to_i64(until)?, to_i64(now)?);
+        self.run(move |c| {
+            // Inserted, or an expired use replaced: one row changed. A live use: none.
+            let changed = c
+                .execute(
+                    "INSERT INTO assertion_ids (key, until) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE until <= ?3",
+                    params![key, until, now],
+                )
+                .map_err(unavailable)?;
+            c.execute("DELETE FROM assertion_ids WHERE until <= ?1", params![now])
+                .map_err(unavailable)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+}
 
 #[async_trait]
 impl AuthFailureStore for SqliteStore {

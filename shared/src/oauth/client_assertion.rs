@@ -1,0 +1,158 @@
+//! `private_key_jwt` client authentication (RFC 7523 §2.2, §3; OIDC Core §9): the client signs
+//! a short-lived JWT with a key it registered, and no shared secret exists.
+//!
+//! The assertion's header may not point at keys (`jku`, `x5u`, `jwk`, `x5c`) or demand
+//! extensions (`crit`), and must name its key (`kid`) among the client's registered keys
+//! (inline, or at the client's `jwks_uri`, fetched like a trusted issuer's). Its claims: `iss`
+//! and `sub` are the client id; `aud` names this issuer or its token endpoint; `exp` is at
+//! most [`MAX_LIFETIME`] away; `jti` is used once (a conditional write in the store).
+
+use serde_json::{Map, Value};
+
+use super::OAuthError;
+use super::metadata::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
+use crate::clock::UnixTime;
+use crate::domain::{Client, ClientKeys};
+use crate::http::{App, Site};
+use crate::jwt::verify;
+
+/// `client_assertion_type` of a JWT assertion (RFC 7523 §2.2).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// The longest an assertion may still be valid when presented.
+pub const MAX_LIFETIME: u64 = 300;
+/// The longest `jti` accepted.
+pub const MAX_JTI_BYTES: usize = 256;
+/// Signature algorithms accepted (advertised as `*_auth_signing_alg_values_supported`).
+pub const SIGNING_ALGS: &[&str] = &["ES256", "RS256", "PS256"];
+
+/// The `sub` of an assertion, unverified: only to find whose keys to verify it with.
+pub fn unverified_subject(jwt: &str) -> Option<String> {
+    let u = verify::parse_with(jwt, |_| true).ok()?;
+    let payload = u.unverified_payload()?;
+    payload.get("sub")?.as_str().map(String::from)
+}
+
+/// Verifies `jwt` as `client`'s assertion. `Ok(false)` for any reason it does not hold (logged
+/// at debug level); `Err` only when a dependency failed.
+pub async fn verify(
+    app: &App,
+    site: &Site,
+    client: &Client,
+    jwt: &str,
+    now: UnixTime,
+) -> Result<bool, OAuthError> {
+    let refuse = |why: &str| {
+        tracing::debug!(client_id = %client.id, reason = why, "client assertion refused");
+        Ok(false)
+    };
+    let Ok(unverified) = verify::parse_with(jwt, |_| true) else {
+        return refuse("malformed or refused header");
+    };
+    let key = match &client.keys {
+        Some(ClientKeys::Jwks(doc)) => crate::upstream::parse_jwks(doc.as_bytes())
+            .ok()
+            .and_then(|mut keys| keys.remove(unverified.kid())),
+        Some(ClientKeys::JwksUri(uri)) => app
+            .upstream_keys
+            .key(uri, unverified.kid())
+            .await
+            .map_err(OAuthError::unavailable)?,
+        None => None,
+    };
+    let Some(key) = key else {
+        return refuse("unknown kid");
+    };
+    let Ok(claims) = unverified.verify(&key).and_then(|v| v.into_object()) else {
+        return refuse("bad signature or payload");
+    };
+    if let Err(why) = check_claims(&claims, client, site, now, app.config.leeway) {
+        return refuse(why);
+    }
+    let (Some(jti), Some(exp)) = (
+        claims.get("jti").and_then(Value::as_str),
+        claims.get("exp").and_then(Value::as_u64),
+    ) else {
+        return refuse("no jti or exp");
+    };
+    // Used once: the conditional write decides among concurrent presentations.
+    let first = app
+        .assertion_ids
+        .first_use(
+            &replay_key(client.id.as_str(), jti),
+            exp.saturating_add(app.config.leeway),
+            now,
+        )
+        .await
+        .map_err(OAuthError::unavailable)?;
+    if !first {
+        crate::audit!("client_assertion_replayed", client_id = %client.id);
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// The replay-store key of an assertion: a hash, so a client-chosen `jti` of any shape is a
+/// fixed-size key.
+fn replay_key(client_id: &str, jti: &str) -> String {
+    use aws_lc_rs::digest;
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(client_id.as_bytes());
+    ctx.update(b"\0");
+    ctx.update(jti.as_bytes());
+    crate::jwt::b64(ctx.finish().as_ref())
+}
+
+/// The claim rules of RFC 7523 §3.
+fn check_claims(
+    c: &Map<String, Value>,
+    client: &Client,
+    site: &Site,
+    now: UnixTime,
+    leeway: u64,
+) -> Result<(), &'static str> {
+    let id = client.id.as_str();
+    if c.get("iss").and_then(Value::as_str) != Some(id)
+        || c.get("sub").and_then(Value::as_str) != Some(id)
+    {
+        return Err("iss and sub must be the client id");
+    }
+    let base = site.issuer.base();
+    let ours = [
+        site.issuer.as_str().to_owned(),
+        format!("{base}{TOKEN_PATH}"),
+        format!("{base}{INTROSPECT_PATH}"),
+        format!("{base}{REVOKE_PATH}"),
+    ];
+    let aud_ok = match c.get("aud") {
+        Some(Value::String(a)) => ours.contains(a),
+        Some(Value::Array(list)) => list
+            .iter()
+            .any(|a| a.as_str().is_some_and(|a| ours.iter().any(|o| o == a))),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err("aud names neither this issuer nor its endpoints");
+    }
+    let exp = c.get("exp").and_then(Value::as_u64).ok_or("no exp")?;
+    if now >= exp {
+        return Err("expired");
+    }
+    if exp > now.saturating_add(MAX_LIFETIME + leeway) {
+        return Err("exp too far ahead");
+    }
+    for name in ["iat", "nbf"] {
+        match c.get(name) {
+            None => {}
+            Some(v) => {
+                let t = v.as_u64().ok_or("iat or nbf is not a NumericDate")?;
+                if t > now.saturating_add(leeway) {
+                    return Err("iat or nbf in the future");
+                }
+            }
+        }
+    }
+    match c.get("jti").and_then(Value::as_str) {
+        Some(j) if !j.is_empty() && j.len() <= MAX_JTI_BYTES => Ok(()),
+        _ => Err("jti missing or too long"),
+    }
+}
