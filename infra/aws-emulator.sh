@@ -20,7 +20,9 @@ aws_emulator_start() {
   port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   mkdir -p "$root/target"
   log=$root/target/moto.log
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  # moto's own application, one request at a time, as DynamoDB applies each conditional write
+  # atomically (infra/moto-serial.py says why).
+  "$venv/bin/python" "$root/infra/moto-serial.py" 127.0.0.1 "$port" >"$log" 2>&1 &
   MOTO_PID=$!
   trap 'kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null' EXIT
   for _ in $(seq 100); do
