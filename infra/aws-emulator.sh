@@ -24,7 +24,8 @@ aws_emulator_start() {
   # atomically (infra/moto-serial.py says why).
   "$venv/bin/python" "$root/infra/moto-serial.py" 127.0.0.1 "$port" >"$log" 2>&1 &
   MOTO_PID=$!
-  trap 'kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null' EXIT
+  # `|| true`: a test script under `set -e` must not take the emulator's exit status as its own.
+  trap 'kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true' EXIT
   for _ in $(seq 100); do
     if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null; then
       export AWS_ENDPOINT_URL=http://127.0.0.1:$port
