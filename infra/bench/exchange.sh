@@ -19,29 +19,12 @@ source "$ROOT/infra/bench/lib.sh"
 ensure_wrk
 new_run_dir exchange
 
-cargo build --profile perf --locked -p tokenmint-cli >&2
-BIN=$ROOT/target/perf/tokenmint
-DATA=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-SERVER_PID=
-cleanup() {
-  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-secret_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])'; }
+prepare_server
 CC_SECRET=$("$BIN" --data "$DATA" client create --id bench --scope "read write" \
   --audience https://api.example.com --json | secret_of)
 EX_SECRET=$("$BIN" --data "$DATA" client create --id exch --scope "read" \
   --audience https://api.example.com --grant token-exchange --json | secret_of)
-"$BIN" --data "$DATA" serve --addr "127.0.0.1:$PORT" >"$DATA/serve.log" 2>"$DATA/serve.err" &
-SERVER_PID=$!
-BASE="http://127.0.0.1:$PORT"
-for _ in $(seq 50); do
-  curl -s -o /dev/null "$BASE/.well-known/jwks.json" && break
-  sleep 0.1
-done
+start_server
 
 SUBJECT=$(curl -sf -u "bench:$CC_SECRET" -d grant_type=client_credentials -d scope=read \
   "$BASE/oauth2/token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')

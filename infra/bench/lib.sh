@@ -145,3 +145,39 @@ print_env() {
   log "host: $(nproc) cores, loadavg $(loadavg), $(uname -sr)"
   log "wrk: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-3)"
 }
+
+# The server the load scripts measure: `prepare_server` builds the `perf` profile and makes a
+# fresh store directory (BIN, DATA), with an EXIT trap that stops the server and every pid in
+# BG_PIDS and removes DATA; `start_server` starts `tokenmint serve` on a free loopback port
+# (SERVER_PID, BASE) and waits until it answers.
+prepare_server() {
+  cargo build --profile perf --locked -p tokenmint-cli >&2
+  BIN=$ROOT/target/perf/tokenmint
+  DATA=$(mktemp -d)
+  SERVER_PID=
+  BG_PIDS=()
+  trap stop_server EXIT
+}
+
+stop_server() {
+  local p
+  for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$DATA"
+}
+
+start_server() {
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$BIN" --data "$DATA" serve --addr "127.0.0.1:$port" >"$DATA/serve.log" 2>"$DATA/serve.err" &
+  SERVER_PID=$!
+  BASE="http://127.0.0.1:$port"
+  for _ in $(seq 50); do
+    curl -s -o /dev/null "$BASE/.well-known/jwks.json" && return 0
+    sleep 0.1
+  done
+  die "tokenmint serve did not answer on $BASE"
+}
+
+# secret_of: the client_secret of `client create --json` on standard input.
+secret_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])'; }

@@ -12,31 +12,18 @@ ROUNDS=${1:-3}
 DURATION=${2:-10s}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
+# shellcheck source=lib.sh
+source "$ROOT/infra/bench/lib.sh"
 
-cargo build --profile perf --locked -p tokenmint-cli >&2
-BIN=$ROOT/target/perf/tokenmint
-DATA=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-SERVER_PID=
-cleanup() {
-  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
+prepare_server
 SECRET=$("$BIN" --data "$DATA" client create --id bench --scope "read write" \
-  --audience https://api.example.com --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
+  --audience https://api.example.com --json | secret_of)
 # Audit events stay on (RUST_LOG=info, the default); they go to a file, as they would to a
 # log shipper.
-"$BIN" --data "$DATA" serve --addr "127.0.0.1:$PORT" >"$DATA/serve.log" 2>"$DATA/serve.err" &
-SERVER_PID=$!
-for _ in $(seq 50); do
-  curl -s -o /dev/null "http://127.0.0.1:$PORT/.well-known/jwks.json" && break
-  sleep 0.1
-done
+start_server
 
 status=0
-"$ROOT/infra/bench/load.sh" "http://127.0.0.1:$PORT" bench "$SECRET" "$DURATION" || status=$?
-"$ROOT/infra/bench/compare.sh" "http://127.0.0.1:$PORT" bench "$SECRET" "$ROUNDS" "$DURATION" || status=$?
+"$ROOT/infra/bench/load.sh" "$BASE" bench "$SECRET" "$DURATION" || status=$?
+"$ROOT/infra/bench/compare.sh" "$BASE" bench "$SECRET" "$ROUNDS" "$DURATION" || status=$?
 printf 'audit lines written by the server: %s\n' "$(wc -l <"$DATA/serve.log")"
 exit "$status"

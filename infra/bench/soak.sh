@@ -14,32 +14,14 @@ source "$ROOT/infra/bench/lib.sh"
 ensure_wrk
 new_run_dir soak
 
-cargo build --profile perf --locked -p tokenmint-cli >&2
-BIN=$ROOT/target/perf/tokenmint
-DATA=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-SERVER_PID= SAMPLER_PID=
-cleanup() {
-  [[ -n $SAMPLER_PID ]] && kill "$SAMPLER_PID" 2>/dev/null
-  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-secret_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])'; }
+prepare_server
 SECRET=$("$BIN" --data "$DATA" client create --id soak --scope "read write" \
   --audience https://api.example.com --introspect --json | secret_of)
-"$BIN" --data "$DATA" serve --addr "127.0.0.1:$PORT" >"$DATA/serve.log" 2>"$DATA/serve.err" &
-SERVER_PID=$!
-BASE="http://127.0.0.1:$PORT"
-for _ in $(seq 50); do
-  curl -s -o /dev/null "$BASE/.well-known/jwks.json" && break
-  sleep 0.1
-done
+start_server
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$SERVER_PID/status"; }
 ( while kill -0 "$SERVER_PID" 2>/dev/null; do printf '%s %s\n' "$(date +%s)" "$(rss)"; sleep 1; done ) \
   >"$RUN_DIR/rss.txt" &
-SAMPLER_PID=$!
+BG_PIDS+=($!)
 log "== soak: $TOKENS tokens then ${INTROSPECT_SECS}s of introspection at c=16; raw: $RUN_DIR"
 print_env
 rss_start=$(rss)
