@@ -121,19 +121,15 @@ async fn a_client_with_keys_gets_tokens_and_no_assertion_works_twice() {
     assert_eq!(claims["sub"], "keyed");
     // The same assertion again is a replay.
     token(&s, &a).await.assert_error(401, "invalid_client");
-    // The issuer as audience, or an array naming the endpoint, do as well; introspection and
-    // revocation take assertions too.
+    // The issuer as audience does as well; introspection and revocation take assertions too
+    // (audience_injection_is_invalid_client has the rule in full).
     let by_issuer = c.assertion(&s, json!({"aud": s.base}));
     assert_eq!(token(&s, &by_issuer).await.status, 200);
-    let array = c.assertion(
-        &s,
-        json!({"aud": ["https://other.example", format!("{}/oauth2/introspect", s.base)]}),
-    );
     let access = r.json["access_token"].as_str().unwrap();
     let r = post(
         &s,
         "/oauth2/introspect",
-        &array,
+        &c.assertion(&s, json!({"aud": s.base})),
         &format!("&token={access}"),
     )
     .await;
@@ -232,6 +228,56 @@ async fn bad_assertions_are_all_invalid_client() {
     )
     .await
     .assert_error(401, "invalid_client");
+}
+
+/// Audience injection (CVE-2025-27370/27371, draft-ietf-oauth-rfc7523bis): `aud` is one
+/// string, the issuer identifier or the token endpoint URL, whichever endpoint the assertion
+/// authenticates to; an array, even of one element, or another endpoint URL is
+/// `invalid_client`. A server of its own: each refusal counts towards the failure throttle.
+#[tokio::test]
+async fn audience_injection_is_invalid_client() {
+    let s = Server::start().await;
+    let c = key_client(&s, "keyed").await;
+    let issuer = s.base.clone();
+    let endpoint = |path: &str| format!("{issuer}/oauth2/{path}");
+    let refused = [
+        json!(["https://attacker.example/token", endpoint("revoke")]),
+        json!([issuer]),
+        json!([endpoint("token")]),
+        json!(endpoint("revoke")),
+        json!(endpoint("introspect")),
+    ];
+    for aud in refused {
+        let r = token(&s, &c.assertion(&s, json!({ "aud": aud }))).await;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (401, Some("invalid_client")),
+            "aud {aud}: {}",
+            r.text
+        );
+    }
+    // Nor is the URL of the endpoint called an audience there.
+    for path in ["introspect", "revoke"] {
+        let a = c.assertion(&s, json!({ "aud": endpoint(path) }));
+        post(&s, &format!("/oauth2/{path}"), &a, "&token=x")
+            .await
+            .assert_error(401, "invalid_client");
+    }
+    // The issuer identifier, and the token endpoint for older clients, at every endpoint.
+    for aud in [issuer.clone(), endpoint("token")] {
+        let r = token(&s, &c.assertion(&s, json!({ "aud": aud }))).await;
+        assert_eq!(r.status, 200, "token, aud {aud}: {}", r.text);
+        let access = r.json["access_token"].as_str().unwrap();
+        let form = format!("&token={access}");
+        let a = c.assertion(&s, json!({ "aud": aud }));
+        let r = post(&s, "/oauth2/introspect", &a, &form).await;
+        assert_eq!(r.json["active"], true, "introspect, aud {aud}: {}", r.text);
+        let a = c.assertion(&s, json!({ "aud": aud }));
+        let r = post(&s, "/oauth2/revoke", &a, &form).await;
+        assert_eq!(r.status, 200, "revoke, aud {aud}: {}", r.text);
+        let r = post(&s, "/oauth2/introspect", &c.assertion(&s, json!({})), &form).await;
+        assert_eq!(r.json["active"], false, "revoked, aud {aud}: {}", r.text);
+    }
 }
 
 #[tokio::test]

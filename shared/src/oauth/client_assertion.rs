@@ -4,15 +4,24 @@
 //! The assertion's header may not point at keys (`jku`, `x5u`, `jwk`, `x5c`) or demand
 //! extensions (`crit`), and must name its key (`kid`) among the client's registered keys
 //! (inline, or at the client's `jwks_uri`, fetched like a trusted issuer's). Its claims: `iss`
-//! and `sub` are the client id; `aud` names this issuer or its token endpoint; `exp` is at
-//! most [`MAX_LIFETIME`] away; `jti` is used once (a conditional write in the store).
+//! and `sub` are the client id; `aud` is a single string, this issuer identifier exactly (or,
+//! for clients written to RFC 7523, the token endpoint URL), whichever endpoint the assertion
+//! authenticates to; `exp` is at most [`MAX_LIFETIME`] away; `jti` is used once (a conditional
+//! write in the store).
+//!
+//! An array `aud`, even of one element, and every other endpoint URL (introspection,
+//! revocation) are refused (draft-ietf-oauth-rfc7523bis; CVE-2025-27370/27371, audience
+//! injection): a malicious authorization server can publish our URLs in its own metadata, get a
+//! client to sign them into an assertion sent to it, and replay that assertion here. Only the
+//! issuer identifier is bound to us by the client's metadata check (RFC 8414 §3.3).
 
 use serde_json::{Map, Value};
 
 use super::OAuthError;
-use super::metadata::{INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH};
+use super::metadata::TOKEN_PATH;
 use crate::clock::UnixTime;
-use crate::domain::{Client, ClientKeys};
+use crate::config::Issuer;
+use crate::domain::{Client, ClientId, ClientKeys};
 use crate::http::{App, Site};
 use crate::jwt::verify;
 
@@ -65,7 +74,7 @@ pub async fn verify(
     let Ok(claims) = unverified.verify(&key).and_then(|v| v.into_object()) else {
         return refuse("bad signature or payload");
     };
-    if let Err(why) = check_claims(&claims, client, site, now, app.config.leeway) {
+    if let Err(why) = check_claims(&claims, &client.id, &site.issuer, now, app.config.leeway) {
         return refuse(why);
     }
     let (Some(jti), Some(exp)) = (
@@ -102,36 +111,22 @@ fn replay_key(client_id: &str, jti: &str) -> String {
     crate::jwt::b64(ctx.finish().as_ref())
 }
 
-/// The claim rules of RFC 7523 §3.
+/// The claim rules of RFC 7523 §3, with `aud` as draft-ietf-oauth-rfc7523bis has it.
 fn check_claims(
     c: &Map<String, Value>,
-    client: &Client,
-    site: &Site,
+    client_id: &ClientId,
+    issuer: &Issuer,
     now: UnixTime,
     leeway: u64,
 ) -> Result<(), &'static str> {
-    let id = client.id.as_str();
+    let id = client_id.as_str();
     if c.get("iss").and_then(Value::as_str) != Some(id)
         || c.get("sub").and_then(Value::as_str) != Some(id)
     {
         return Err("iss and sub must be the client id");
     }
-    let base = site.issuer.base();
-    let ours = [
-        site.issuer.as_str().to_owned(),
-        format!("{base}{TOKEN_PATH}"),
-        format!("{base}{INTROSPECT_PATH}"),
-        format!("{base}{REVOKE_PATH}"),
-    ];
-    let aud_ok = match c.get("aud") {
-        Some(Value::String(a)) => ours.contains(a),
-        Some(Value::Array(list)) => list
-            .iter()
-            .any(|a| a.as_str().is_some_and(|a| ours.iter().any(|o| o == a))),
-        _ => false,
-    };
-    if !aud_ok {
-        return Err("aud names neither this issuer nor its endpoints");
+    if !audience_ok(c.get("aud"), issuer) {
+        return Err("aud is not a single string naming this issuer or its token endpoint");
     }
     let exp = c.get("exp").and_then(Value::as_u64).ok_or("no exp")?;
     if now >= exp {
@@ -154,5 +149,84 @@ fn check_claims(
     match c.get("jti").and_then(Value::as_str) {
         Some(j) if !j.is_empty() && j.len() <= MAX_JTI_BYTES => Ok(()),
         _ => Err("jti missing or too long"),
+    }
+}
+
+/// draft-ietf-oauth-rfc7523bis: `aud` is one JSON string, the issuer identifier exactly; the
+/// token endpoint URL is still accepted for clients written to RFC 7523 §3, which allowed it.
+/// Whichever endpoint the assertion authenticates to, the audience is the issuer, never that
+/// endpoint. No array: a value we accept inside one proves nothing about where it was sent.
+fn audience_ok(aud: Option<&Value>, issuer: &Issuer) -> bool {
+    match aud {
+        Some(Value::String(a)) => {
+            a == issuer.as_str() || a.strip_prefix(issuer.base()) == Some(TOKEN_PATH)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const NOW: UnixTime = 1_700_000_000;
+
+    fn check(issuer: &str, aud: Value) -> Result<(), &'static str> {
+        let claims = json!({
+            "iss": "keyed", "sub": "keyed", "aud": aud,
+            "exp": NOW + 60, "iat": NOW, "jti": "j-1",
+        });
+        let Value::Object(claims) = claims else {
+            unreachable!("a json! object literal")
+        };
+        let id = ClientId::new("keyed").unwrap();
+        check_claims(&claims, &id, &Issuer::parse(issuer).unwrap(), NOW, 5)
+    }
+
+    #[test]
+    fn check_claims_takes_only_the_issuer_or_token_endpoint_as_a_single_string() {
+        for issuer in ["https://as.example", "https://as.example/tenant/"] {
+            let base = issuer.trim_end_matches('/');
+            let token = format!("{base}/oauth2/token");
+            assert_eq!(check(issuer, json!(issuer)), Ok(()), "{issuer}");
+            assert_eq!(check(issuer, json!(token)), Ok(()), "{token}");
+            // The issuer spelled with a slash more or less is not the issuer identifier.
+            let respelled = if issuer.ends_with('/') {
+                base.to_owned()
+            } else {
+                format!("{issuer}/")
+            };
+            let refused = [
+                json!([issuer]),
+                json!([token]),
+                json!([
+                    "https://attacker.example/token",
+                    format!("{base}/oauth2/revoke")
+                ]),
+                json!([issuer, token]),
+                json!([]),
+                json!(format!("{base}/oauth2/revoke")),
+                json!(format!("{base}/oauth2/introspect")),
+                json!(format!("{base}/.well-known/jwks.json")),
+                json!(format!("{token}/")),
+                json!(format!("{token}?x")),
+                json!(respelled),
+                json!(issuer.to_uppercase()),
+                json!("https://attacker.example/token"),
+                json!(""),
+                json!(null),
+                json!(1),
+                json!({"aud": issuer}),
+            ];
+            for aud in refused {
+                let why = check(issuer, aud.clone());
+                assert!(
+                    matches!(why, Err(w) if w.starts_with("aud")),
+                    "{issuer}: {aud}: {why:?}"
+                );
+            }
+        }
     }
 }
