@@ -25,6 +25,7 @@ mod it {
     mod outage;
     mod private_key_jwt;
     mod refresh;
+    mod review;
     mod revoke;
     mod rotation;
     mod runtime_api;

@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
             typ: TypRule::Any,
             scope_claim,
             max_scope: None,
+            id_tokens: true,
             subject_prefix: Some("idp|".into()),
             claim_map: vec!["groups=roles".parse().unwrap()],
             created_at: 0,

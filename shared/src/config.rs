@@ -27,7 +27,7 @@ use std::time::Duration;
 use crate::signer::Algorithm;
 
 /// The largest `TOKENMINT_MAX_TTL` accepted: 30 days.
-pub const MAX_TTL_CEILING: u64 = 30 * 86_400;
+pub const MAX_TTL_CEILING: u64 = crate::domain::MAX_CHAIN_TTL;
 
 /// A configuration value that could not be used. The message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -219,6 +219,14 @@ impl Config {
         !matches!(self.signer, SignerConfig::Kms(_))
     }
 
+    /// The longest lifetime any token tokenmint signs can have, from its signing: an access
+    /// token's `TOKENMINT_MAX_TTL`, or an exchanged (or refreshed) one's
+    /// `TOKENMINT_MAX_EXCHANGE_TTL`. A signing key stays published this long (plus the
+    /// leeway) after it stops signing.
+    pub fn longest_token_ttl(&self) -> u64 {
+        self.max_ttl.max(self.max_exchange_ttl)
+    }
+
     fn validate(self) -> Result<Self, ConfigError> {
         if self.max_ttl == 0 || self.default_ttl == 0 {
             return Err(ConfigError(
@@ -264,11 +272,17 @@ impl Config {
                     .into(),
             ));
         }
-        if self.key_rotation_period < 2 * (self.max_ttl + self.leeway).max(3 * 3600) {
+        // A retiring key stays published for the longest token lifetime (exchanged tokens
+        // included) plus the leeway; a rotation period of twice that leaves room to publish the
+        // next key ahead and to retire the previous one before a key comes round again.
+        let lag = self.longest_token_ttl() + self.leeway;
+        if self.key_rotation_period < 2 * lag.max(3 * 3600) {
             return Err(ConfigError(format!(
                 "TOKENMINT_KEY_ROTATION_PERIOD ({}s) must leave room for publishing a key ahead and \
-                 retiring the previous one: at least twice max(TOKENMINT_MAX_TTL + leeway, 3h)",
-                self.key_rotation_period
+                 for retiring the previous one after the longest token lifetime: at least twice \
+                 max(max(TOKENMINT_MAX_TTL, TOKENMINT_MAX_EXCHANGE_TTL) + leeway, 3h) = {}s",
+                self.key_rotation_period,
+                2 * lag.max(3 * 3600)
             )));
         }
         if self.leeway > 300 {

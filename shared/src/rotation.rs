@@ -29,8 +29,9 @@ pub const AUTHORIZER_KEY_CACHE_SECS: u64 = 2 * 3600;
 pub struct Schedule {
     /// How long a next key is published before it signs: max(JWKS max-age, 2 h).
     pub publish_lead: u64,
-    /// How long a retired-from-signing key stays published: the longest token lifetime plus
-    /// the validation leeway.
+    /// How long a retired-from-signing key stays published: the longest lifetime any token it
+    /// signs can have (an access token's `TOKENMINT_MAX_TTL`, an exchanged token's
+    /// `TOKENMINT_MAX_EXCHANGE_TTL`, which bounds refreshed ones too) plus the validation leeway.
     pub retire_lag: u64,
     /// The age at which an active key is replaced (`TOKENMINT_KEY_ROTATION_PERIOD`).
     pub period: u64,
@@ -40,7 +41,7 @@ impl Schedule {
     pub fn from_config(c: &Config) -> Self {
         Self {
             publish_lead: c.jwks_max_age.max(AUTHORIZER_KEY_CACHE_SECS),
-            retire_lag: c.max_ttl.saturating_add(c.leeway),
+            retire_lag: c.longest_token_ttl().saturating_add(c.leeway),
             period: c.key_rotation_period,
         }
     }
@@ -125,11 +126,15 @@ pub async fn rotate(
         let published = next.published_at.unwrap_or(next.created_at);
         if now >= published.saturating_add(schedule.publish_lead) {
             let mut changes = vec![change(next, KeyStatus::Active, |k| {
-                k.activated_at = Some(now)
+                k.activated_at = Some(now);
+                k.retire_lag = Some(schedule.retire_lag);
             })];
             if let Some(active) = active {
+                // The longer of the lag when it began to sign and today's: tokens it signed
+                // under a cap since lowered still verify until they expire.
+                let lag = active.retire_lag.unwrap_or(0).max(schedule.retire_lag);
                 changes.push(change(active, KeyStatus::Retiring, |k| {
-                    k.retire_after = Some(now.saturating_add(schedule.retire_lag));
+                    k.retire_after = Some(now.saturating_add(lag));
                 }));
             }
             keys.transition(&changes).await?;
@@ -272,6 +277,12 @@ mod tests {
         assert_eq!(Schedule::from_config(&c).publish_lead, 2 * H);
         c.jwks_max_age = 3 * H;
         assert_eq!(Schedule::from_config(&c).publish_lead, 3 * H);
+        // Exchanged tokens live longest by default: 7 days.
+        assert_eq!(
+            Schedule::from_config(&c).retire_lag,
+            c.max_exchange_ttl + c.leeway
+        );
+        c.max_exchange_ttl = H;
         assert_eq!(Schedule::from_config(&c).retire_lag, c.max_ttl + c.leeway);
     }
 }

@@ -171,6 +171,8 @@ pub async fn ensure_signing_key(
         #[cfg(not(feature = "aws"))]
         SignerConfig::Kms(_) | SignerConfig::KmsWrapped(_) => return Err(no_aws()),
     };
+    let mut record = record;
+    record.retire_lag = Some(crate::rotation::Schedule::from_config(config).retire_lag);
     let active = stores.keys.init_active_key(&record).await?;
     crate::audit!("signing_key_registered", kid = %active.kid, alg = %active.alg);
     Ok(())

@@ -18,10 +18,17 @@ pub struct NewIssuer {
     /// `scope` (default) or `scp`.
     pub scope_claim: Option<String>,
     pub max_scope: Option<String>,
+    /// Accept scope-less ID tokens, granted `max_scope`.
+    pub id_tokens: bool,
     pub subject_prefix: Option<String>,
     /// `from=to` claim mappings.
     pub map_claims: Vec<String>,
 }
+
+/// Names under the claims namespace that tokenmint itself issues or reads: the upstream
+/// issuer of a chain (`idp`, which refresh families read back) and the user a client acts for
+/// through a delegation (`user_id`, from the default hook). A mapped claim may never take them.
+pub const RESERVED_MAPPING_TARGETS: &[&str] = &["idp", crate::hook::in_process::USER_ID_PARAMETER];
 
 /// The longest subject prefix.
 pub const MAX_PREFIX_BYTES: usize = 64;
@@ -68,6 +75,13 @@ pub async fn add_issuer(
         .map(ScopeSet::parse)
         .transpose()
         .map_err(|e| invalid(format!("--max-scope: {e}")))?;
+    if spec.id_tokens && max_scope.is_none() {
+        return Err(invalid(
+            "--id-tokens needs --max-scope: an ID token carries no scope, so the issuer's \
+             ceiling is all it can be granted"
+                .into(),
+        ));
+    }
     let prefix = spec.subject_prefix.clone().filter(|p| !p.is_empty());
     if let Some(p) = &prefix {
         if p.len() > MAX_PREFIX_BYTES || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -78,7 +92,15 @@ pub async fn add_issuer(
     }
     let mut claim_map = Vec::new();
     for m in &spec.map_claims {
-        claim_map.push(m.parse::<ClaimMapping>().map_err(invalid)?);
+        let m = m.parse::<ClaimMapping>().map_err(invalid)?;
+        if RESERVED_MAPPING_TARGETS.contains(&m.to.as_str()) {
+            return Err(invalid(format!(
+                "--map-claim {}={}: tokenmint issues and reads the claim {:?} itself; map to \
+                 another name",
+                m.from, m.to, m.to
+            )));
+        }
+        claim_map.push(m);
     }
     let others: Vec<TrustedIssuer> = store
         .list_issuers()
@@ -95,6 +117,7 @@ pub async fn add_issuer(
         typ,
         scope_claim,
         max_scope,
+        id_tokens: spec.id_tokens,
         subject_prefix: prefix,
         claim_map,
         created_at: now,

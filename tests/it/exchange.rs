@@ -79,7 +79,10 @@ async fn a_build_job_gets_a_narrower_token_that_keeps_the_user() {
     let token = r.json["access_token"].as_str().unwrap();
     let c = s.verify_independently(token, API).await;
     assert_eq!(c["sub"], "u1");
-    assert_eq!(c["act"], json!({"sub": "build-api"}));
+    assert_eq!(
+        c["act"],
+        json!({"sub": "build-api", "client_id": "build-api"})
+    );
     assert_eq!(c["client_id"], "build-api");
     assert_eq!(c["scope"], "update:builds");
     assert_eq!(c["acr"], "urn:example:pwd");
@@ -91,7 +94,10 @@ async fn a_build_job_gets_a_narrower_token_that_keeps_the_user() {
     assert!(c["exp"].as_u64().unwrap() <= upstream["exp"].as_u64().unwrap());
     let i = introspect(&s, &api, token).await;
     assert_eq!(i["active"], true);
-    assert_eq!(i["act"], json!({"sub": "build-api"}));
+    assert_eq!(
+        i["act"],
+        json!({"sub": "build-api", "client_id": "build-api"})
+    );
     // Without a scope: all the subject and client have in common.
     let r = exchange(&s, &api, &user, "").await;
     assert_eq!(r.json["scope"], "read:builds update:builds", "{}", r.text);
@@ -157,7 +163,10 @@ async fn escalations_are_refused() {
     let c = s
         .verify_independently(r.json["access_token"].as_str().unwrap(), API)
         .await;
-    assert_eq!(c["act"], json!({"sub": "build-api"}));
+    assert_eq!(
+        c["act"],
+        json!({"sub": "build-api", "client_id": "build-api"})
+    );
     // A signature by a key the IdP does not publish.
     idp.add_key_published(false);
     exchange(&s, &api, &idp.token(json!({})), "")
@@ -200,7 +209,7 @@ async fn re_exchanging_only_narrows_and_nests_actors() {
     assert_eq!(second["scope"], "update:builds");
     assert_eq!(
         second["act"],
-        json!({"sub": "worker", "act": {"sub": "build-api"}})
+        json!({"sub": "worker", "client_id": "worker", "act": {"sub": "build-api", "client_id": "build-api"}})
     );
     assert_eq!(second["chain"]["jti"], json!([first_claims["jti"]]));
     assert!(second["exp"].as_u64() <= first_claims["exp"].as_u64());
@@ -279,6 +288,7 @@ async fn id_tokens_and_scp_follow_the_issuer_profile() {
         p.typ = Some("JWT".into());
         p.scope_claim = Some("scp".into());
         p.max_scope = Some("read:builds".into());
+        p.id_tokens = true;
         p.subject_prefix = Some("okta|".into());
         p.map_claims = vec!["groups=roles".into()];
         p.audiences = vec![API.into()];

@@ -75,8 +75,8 @@ async fn the_default_hook_issues_attributes_and_delegated_users_only() {
     assert_eq!(claims["sub"], "build-api");
     assert_eq!(claims[claim(&s, "user_id")], "alice");
     assert_eq!(claims["dlg"], json!(["dlg-alice"]));
-    // The client's 1 h default lifetime is capped by the delegation's expiry.
-    assert_eq!(claims["exp"], now + 600);
+    // A token resting on a delegation lives at most 5 minutes (and never past its end).
+    assert_eq!(claims["exp"], now + 300);
 
     let introspect = |t: String| {
         let s = &s;
@@ -386,7 +386,10 @@ async fn on_exchange_the_hook_sees_the_user_the_actor_and_the_issuer() {
     assert_eq!(claims["https://x.example/claims/plan"], "pro");
     // The upstream identity claim stays beside the hook's.
     assert_eq!(claims["https://x.example/claims/idp"], idp.issuer.as_str());
-    assert_eq!(claims["act"], json!({"sub": "exch-hooked"}));
+    assert_eq!(
+        claims["act"],
+        json!({"sub": "exch-hooked", "client_id": "exch-hooked"})
+    );
     let events = r.events.lock().unwrap().clone();
     let [event] = events.as_slice() else {
         panic!("{events:?}")
@@ -396,7 +399,10 @@ async fn on_exchange_the_hook_sees_the_user_the_actor_and_the_issuer() {
         "urn:ietf:params:oauth:grant-type:token-exchange"
     );
     assert_eq!(event["sub"], "u1");
-    assert_eq!(event["act"], json!({"sub": "exch-hooked"}));
+    assert_eq!(
+        event["act"],
+        json!({"sub": "exch-hooked", "client_id": "exch-hooked"})
+    );
     assert_eq!(event["subject_issuer"], idp.issuer.as_str());
     // The subject token is a credential: the hook never sees it.
     assert!(!event.to_string().contains(&user));

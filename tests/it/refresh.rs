@@ -48,7 +48,10 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let c = s.verify_independently(&access, API).await;
     assert_eq!(
         (c["sub"].clone(), c["act"].clone()),
-        (json!("u1"), json!({"sub": "build-api"}))
+        (
+            json!("u1"),
+            json!({"sub": "build-api", "client_id": "build-api"})
+        )
     );
     // Narrowed for good: the next refresh cannot widen again.
     refresh(&s, &api, &second, "&scope=read:builds")

@@ -30,9 +30,14 @@ pub enum IssuerCommand {
         /// The claim holding scopes: scope (space-separated, default) or scp (array).
         #[arg(long)]
         scope_claim: Option<String>,
-        /// The most its tokens are granted; scope-less tokens (ID tokens) get exactly this.
+        /// The most its tokens are granted; scope-less ID tokens (with --id-tokens) get
+        /// exactly this.
         #[arg(long)]
         max_scope: Option<String>,
+        /// Accept its ID tokens: a token without a scope claim, not typed at+jwt, is granted
+        /// --max-scope (needed). Without it a scope-less token is granted nothing.
+        #[arg(long)]
+        id_tokens: bool,
         /// Put before its subjects (required once two issuers are trusted), e.g. "auth0|".
         #[arg(long)]
         subject_prefix: Option<String>,
@@ -75,12 +80,13 @@ fn print_json<T: Serialize>(v: &T) -> Result<()> {
 
 fn line(i: &TrustedIssuer) -> String {
     format!(
-        "{}  jwks={}  typ={}  prefix={}  max_scope={}",
+        "{}  jwks={}  typ={}  prefix={}  max_scope={}  id_tokens={}",
         i.issuer,
         i.jwks_uri,
         i.typ,
         i.subject_prefix.as_deref().unwrap_or("-"),
         i.max_scope.as_ref().map_or("-".into(), |s| s.to_string()),
+        if i.id_tokens { "yes" } else { "no" },
     )
 }
 
@@ -94,6 +100,7 @@ pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Res
             typ,
             scope_claim,
             max_scope,
+            id_tokens,
             subject_prefix,
             map_claims,
             json,
@@ -105,6 +112,7 @@ pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Res
                 typ,
                 scope_claim,
                 max_scope,
+                id_tokens,
                 subject_prefix,
                 map_claims,
             };

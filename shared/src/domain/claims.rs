@@ -3,7 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{ClientId, Principal, UserSub};
 use crate::clock::UnixTime;
+
+/// The longest any token of an exchange chain may live, counted from the chain's first `iat`:
+/// the ceiling of `TOKENMINT_MAX_EXCHANGE_TTL` (and of `TOKENMINT_MAX_TTL`), which no
+/// configuration can exceed. A revocation that lasts this long outlasts every token derived
+/// from the revoked one, whatever the caps were when they were issued or are now.
+pub const MAX_CHAIN_TTL: u64 = 30 * 86_400;
 
 /// Claims of a tokenmint access token, in the JWT profile of RFC 9068.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,21 +53,116 @@ pub struct AccessTokenClaims {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+impl AccessTokenClaims {
+    /// Whom the token speaks for, typed: a client's own client_credentials token (no `act`,
+    /// `sub` = `client_id`) speaks for that client; an exchanged token for the kind its chain
+    /// records. An exchanged token that records no kind speaks for nobody: no delegation can
+    /// rest on it.
+    pub fn subject_principal(&self) -> Option<Principal> {
+        let kind = match &self.chain {
+            Some(c) => c.sub_type?,
+            None if self.act.is_none() && self.client_id == self.sub => PrincipalKind::Client,
+            None => return None,
+        };
+        kind.principal(&self.sub)
+    }
+
+    /// Every party of the token, typed: its client, its subject and each of its actors.
+    pub fn parties(&self) -> Vec<Principal> {
+        let mut parties: Vec<Principal> = ClientId::new(&self.client_id)
+            .ok()
+            .map(Principal::Client)
+            .into_iter()
+            .collect();
+        parties.extend(self.subject_principal());
+        parties.extend(self.act.iter().flat_map(|a| a.principals()));
+        parties
+    }
+
+    /// Until when a revocation of this token must last: as long as the token itself, or any
+    /// token derived from it, can live ([`MAX_CHAIN_TTL`] from the chain's first `iat`).
+    pub fn descendants_end(&self) -> UnixTime {
+        let chain_iat = self.chain.as_ref().map_or(self.iat, |c| c.iat);
+        self.exp.max(chain_iat.saturating_add(MAX_CHAIN_TTL))
+    }
+}
+
+/// Whether a principal a token names is a user or a registered client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalKind {
+    User,
+    Client,
+}
+
+impl PrincipalKind {
+    pub fn of(p: &Principal) -> Self {
+        match p {
+            Principal::User(_) => Self::User,
+            Principal::Client(_) => Self::Client,
+        }
+    }
+
+    /// `name` as a principal of this kind, if it is a valid one.
+    pub fn principal(self, name: &str) -> Option<Principal> {
+        match self {
+            Self::User => UserSub::new(name).ok().map(Principal::User),
+            Self::Client => ClientId::new(name).ok().map(Principal::Client),
+        }
+    }
+}
+
 /// The `act` claim (RFC 8693 §4.1): the current actor, and nested, the actors before it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub sub: String,
+    /// Set, to `sub`, when the actor is a registered client (RFC 8693 §4.1 lets `act` carry
+    /// any claim identifying the actor; §4.3 defines `client_id`); a user actor has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Box<Actor>>,
 }
 
 impl Actor {
-    /// `sub` acting, after `before` (the subject token's own `act`, nested per RFC 8693 §4.1).
+    /// The user `sub` acting, after `before` (the subject token's own `act`, nested per
+    /// RFC 8693 §4.1).
     pub fn new(sub: impl Into<String>, before: Option<Actor>) -> Self {
         Self {
             sub: sub.into(),
+            client_id: None,
             act: before.map(Box::new),
         }
+    }
+
+    /// `who` acting, typed, after `before`.
+    pub fn of(who: &Principal, before: Option<Actor>) -> Self {
+        match who {
+            Principal::Client(id) => Self {
+                sub: id.to_string(),
+                client_id: Some(id.to_string()),
+                act: before.map(Box::new),
+            },
+            Principal::User(u) => Self::new(u.as_str(), before),
+        }
+    }
+
+    /// Every actor as a typed principal, the current one first.
+    pub fn principals(&self) -> impl Iterator<Item = Principal> + '_ {
+        let mut next = Some(self);
+        std::iter::from_fn(move || {
+            let a = next?;
+            next = a.act.as_deref();
+            Some(a)
+        })
+        .filter_map(|a| {
+            let kind = match a.client_id.as_deref() {
+                Some(id) if id == a.sub => PrincipalKind::Client,
+                Some(_) => return None,
+                None => PrincipalKind::User,
+            };
+            kind.principal(&a.sub)
+        })
     }
 
     /// How many actors, this one included.
@@ -90,6 +192,10 @@ pub struct Chain {
     /// Ids of the tokenmint-issued ancestors and refresh-token families, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jti: Vec<String>,
+    /// Whether `sub` names a user or a client, recorded by the exchange that issued the
+    /// token, so a client is never taken for a user of the same name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_type: Option<PrincipalKind>,
 }
 
 #[cfg(test)]

@@ -26,10 +26,15 @@ pub struct TrustedIssuer {
     /// Where its tokens carry their scope. Defaults to `scope`.
     #[serde(default)]
     pub scope_claim: ScopeClaim,
-    /// The most a token from it is granted; scope-less tokens (ID tokens) get exactly this, and
-    /// are refused without it.
+    /// The most a token from it is granted; scope-less ID tokens (when `id_tokens`) get
+    /// exactly this, and are refused without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_scope: Option<ScopeSet>,
+    /// Whether its ID tokens are accepted as subject tokens: a token without a scope claim
+    /// and not typed `at+jwt` is then granted `max_scope`. Defaults to false: a scope-less
+    /// token is granted nothing, whatever the client calls it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub id_tokens: bool,
     /// Put before its `sub`, so two issuers' users never share a tokenmint subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_prefix: Option<String>,

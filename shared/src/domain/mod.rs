@@ -12,7 +12,7 @@ mod scope;
 mod secret;
 mod target;
 
-pub use claims::{AccessTokenClaims, Actor, Chain};
+pub use claims::{AccessTokenClaims, Actor, Chain, MAX_CHAIN_TTL, PrincipalKind};
 pub use client::{
     Client, ClientAttribute, ClientId, ClientKeys, GrantType, InvalidAttribute, InvalidClientId,
     SecretEntry,

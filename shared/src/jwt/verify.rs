@@ -45,6 +45,7 @@ pub enum Invalid {
 pub struct Unverified<'a> {
     signing_input: &'a str,
     alg: String,
+    typ: Option<String>,
     kid: String,
     payload: Vec<u8>,
     signature: Vec<u8>,
@@ -122,6 +123,7 @@ pub fn parse_with(
     Ok(Unverified {
         signing_input: &token[..h.len() + 1 + p.len()],
         alg: header.alg,
+        typ: header.typ,
         kid,
         payload,
         signature,
@@ -129,12 +131,17 @@ pub fn parse_with(
 }
 
 /// `at+jwt`, with or without the `application/` prefix, in any case (RFC 9068 §4).
-fn is_access_token_typ(typ: &str) -> bool {
+pub fn is_access_token_typ(typ: &str) -> bool {
     let t = typ.to_ascii_lowercase();
     t == "at+jwt" || t == "application/at+jwt"
 }
 
 impl Unverified<'_> {
+    /// The header's `typ`, unverified (it is covered by the signature checked later).
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
     /// The key id, to be looked up among our own published keys only.
     pub fn kid(&self) -> &str {
         &self.kid

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
 use crate::audit;
-use crate::domain::{AccessTokenClaims, Audience, Principal};
+use crate::domain::{AccessTokenClaims, Audience};
 use crate::http::{App, Site};
 use crate::jwt::verify::{self, Expectations};
 use crate::keys::KeyError;
@@ -178,7 +178,7 @@ pub async fn still_active(
 /// Whether everything a token was derived from still stands: no ancestor in its chain (nor
 /// its refresh family) is revoked, and every delegation it was issued on is the same (a
 /// re-grant gets a new id), live, and held by a party of the token (its client, its subject,
-/// or one of its actors). `Some(end)`, the earliest end of those delegations, if so. Read from
+/// or one of its actors, each compared as a typed principal). `Some(end)`, the earliest end of those delegations, if so. Read from
 /// the store each time, never cached.
 pub async fn lineage(
     app: &App,
@@ -191,10 +191,8 @@ pub async fn lineage(
             return Ok(None);
         }
     }
-    let parties: Vec<&str> = [claims.client_id.as_str(), claims.sub.as_str()]
-        .into_iter()
-        .chain(claims.act.iter().flat_map(|a| a.subjects()))
-        .collect();
+    // Typed: a delegation to the user `build-api` is not held by the client `build-api`.
+    let parties = claims.parties();
     let mut end = u64::MAX;
     for id in &claims.dlg {
         let found = app
@@ -202,13 +200,7 @@ pub async fn lineage(
             .delegation_by_id(id)
             .await
             .map_err(OAuthError::unavailable)?;
-        let held = |d: &crate::domain::Delegation| {
-            let name = match &d.delegate {
-                Principal::Client(c) => c.as_str(),
-                Principal::User(u) => u.as_str(),
-            };
-            parties.contains(&name)
-        };
+        let held = |d: &crate::domain::Delegation| parties.contains(&d.delegate);
         match found {
             Some(d) if d.is_live(now) && held(&d) => {
                 end = end.min(d.expires_at.unwrap_or(u64::MAX));

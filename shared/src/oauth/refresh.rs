@@ -75,16 +75,8 @@ pub async fn revoke_family(
     reason: &'static str,
 ) -> Result<(), OAuthError> {
     // Tokens exchanged from the family's access tokens name the family in their chain and may
-    // live up to the service's exchange cap from the chain's start: so must the denial.
-    let chain_iat = record
-        .claims
-        .chain
-        .as_ref()
-        .map_or(record.claims.iat, |c| c.iat);
-    let until = record
-        .expires_at
-        .max(record.claims.exp)
-        .max(chain_iat.saturating_add(app.config.max_exchange_ttl));
+    // outlive it by as much as any cap allowed when they were issued: so must the denial.
+    let until = record.expires_at.max(record.claims.descendants_end());
     app.revocations
         .revoke(&record.family, until)
         .await

@@ -40,12 +40,9 @@ pub async fn handle(
         ));
     }
     // Tokens derived from this one (token exchange, docs/token-exchange.md) name it in their
-    // chain and may outlive it, up to the service's exchange cap from the chain's first token:
-    // the denial lasts until the last of them could expire.
-    let chain_iat = claims.chain.as_ref().map_or(claims.iat, |c| c.iat);
-    let until = claims
-        .exp
-        .max(chain_iat.saturating_add(app.config.max_exchange_ttl));
+    // chain and may outlive it, by as much as any cap allowed when they were issued: the denial
+    // lasts until the last of them could expire, whatever the caps are now.
+    let until = claims.descendants_end();
     if until > now {
         // A storage failure must not look like success: it propagates as 503.
         app.revocations.revoke(&claims.jti, until).await?;

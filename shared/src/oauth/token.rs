@@ -136,6 +136,7 @@ async fn issue(
         )
         .await?;
     }
+    cap_delegated(&mut d.claims);
     // A new refresh token goes with an exchanged token when the client may refresh; its
     // family id joins the access token's chain before it is signed.
     let mut fresh: Option<(String, String, String)> = None;
@@ -198,6 +199,17 @@ async fn issue(
         scope: &c.scope,
         refresh_token: refresh.as_deref(),
     })
+}
+
+/// One rule for every grant and path, applied after the hook (which may tie a token to
+/// delegations, docs/hook.md): a token resting on delegations lives at most
+/// [`token_exchange::DELEGATED_TTL`]. Each delegation's own end was applied where it was read.
+fn cap_delegated(claims: &mut AccessTokenClaims) {
+    if !claims.dlg.is_empty() {
+        claims.exp = claims
+            .exp
+            .min(claims.iat.saturating_add(token_exchange::DELEGATED_TTL));
+    }
 }
 
 /// The largest serialised claims of a derived token: what carries over from subject tokens

@@ -113,6 +113,7 @@ impl KmsSigner {
             activated_at: (status == KeyStatus::Active).then_some(now),
             published_at: Some(now),
             retire_after: None,
+            retire_lag: None,
         }
     }
 

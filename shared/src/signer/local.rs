@@ -124,6 +124,7 @@ impl LocalKey {
             activated_at: (status == KeyStatus::Active).then_some(now),
             published_at: Some(now),
             retire_after: None,
+            retire_lag: None,
         }
     }
 }

@@ -125,6 +125,7 @@ fn sample_key(n: u8) -> KeyRecord {
         activated_at: Some(10),
         published_at: Some(10),
         retire_after: None,
+        retire_lag: None,
     }
 }
 
@@ -375,6 +376,7 @@ fn sample_issuer(issuer: &str) -> TrustedIssuer {
         typ: TypRule::Jwt,
         scope_claim: ScopeClaim::Scp,
         max_scope: Some(ScopeSet::parse("read").unwrap()),
+        id_tokens: true,
         subject_prefix: Some("idp|".into()),
         claim_map: vec!["groups=roles".parse::<ClaimMapping>().unwrap()],
         created_at: 1,
@@ -469,6 +471,7 @@ pub fn sample_refresh(hash: &str, family: &str) -> RefreshRecord {
                 iat: 900,
                 until: 10_000,
                 jti: vec![family.into()],
+                sub_type: Some(crate::domain::PrincipalKind::User),
             }),
             acr: Some("mfa".into()),
             amr: Some(vec!["pwd".into(), "otp".into()]),

@@ -148,6 +148,11 @@ pub struct KeyRecord {
     /// When a retiring key may be unpublished: once every token it signed has expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retire_after: Option<UnixTime>,
+    /// How long the key stays published after it stops signing, as the configuration had it
+    /// when the key began to sign (the longest token lifetime plus the leeway): a cap lowered
+    /// later cannot retire it before the tokens it signed under the old cap expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_lag: Option<u64>,
 }
 
 /// One step of a key's life, applied only if the stored status is still `expected` (`None`:

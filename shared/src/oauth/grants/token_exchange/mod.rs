@@ -14,7 +14,8 @@ use serde_json::Value;
 use super::{Policy, audience};
 use crate::clock::UnixTime;
 use crate::domain::{
-    AccessTokenClaims, Actor, Chain, Client, Delegation, Principal, ScopeSet, UserSub,
+    AccessTokenClaims, Actor, Chain, Client, Delegation, Principal, PrincipalKind, ScopeSet,
+    UserSub,
 };
 use crate::http::{App, Site};
 use crate::oauth::form::Form;
@@ -92,17 +93,23 @@ pub async fn exchange(
         Some(requested) => Some(delegation(app, client, &subject, requested, now).await?),
         None => None,
     };
-    let (sub, act) = match &delegation {
+    // Who the token speaks for and who acts, typed, so a client is never taken for a user.
+    let (sub, sub_type, act) = match &delegation {
         Some(d) => {
             grantable = grantable.intersection(&d.scopes);
+            let holder = subject.principal().ok_or_else(|| {
+                OAuthError::server_error("a delegation was found for an untyped subject")
+            })?;
             (
                 account(&d.delegator),
-                Actor::new(&subject.sub, subject.act.clone()),
+                Some(PrincipalKind::of(&d.delegator)),
+                Actor::of(&holder, subject.act.clone()),
             )
         }
         None => (
             subject.sub.clone(),
-            Actor::new(client.id.as_str(), subject.act.clone()),
+            subject.principal().as_ref().map(PrincipalKind::of),
+            Actor::of(&Principal::client(&client.id), subject.act.clone()),
         ),
     };
     if act.depth() > MAX_ACT_DEPTH {
@@ -113,15 +120,17 @@ pub async fn exchange(
     let scope = narrowed_scope(form, &grantable)?;
     let aud = audience(form, client)?;
     crate::oauth::step_up::check(app, &scope, subject.acr.as_deref()).await?;
-    let (until, mut exp) = lifetime(form, &subject, client, &site.policy, app, now)?;
+    // A client's longer exchanges are for chains that act for a user (a build job acting for
+    // the user who started it), never for stretching a client's own or another client's token.
+    let extension = client
+        .max_exchange_ttl
+        .filter(|_| delegation.is_some() || subject.is_user());
+    let (until, mut exp) = lifetime(form, &subject, extension, client, &site.policy, app, now)?;
 
     let mut dlg = subject.dlg.clone();
     let mut extra = subject.extra.clone();
-    // A token that rests on delegations, however it was derived, stays short and ends with
-    // the first of them.
-    if !dlg.is_empty() || delegation.is_some() {
-        exp = exp.min(now + DELEGATED_TTL);
-    }
+    // A token that rests on delegations, however it was derived, ends with the first of them
+    // (and lives at most DELEGATED_TTL: the token endpoint's rule, after the hook).
     if let Some(end) = subject.delegations_end {
         exp = exp.min(end);
     }
@@ -141,7 +150,12 @@ pub async fn exchange(
         let holder = subject
             .principal()
             .ok_or_else(|| OAuthError::invalid_request("the subject cannot hold delegations"))?;
-        let listed = delegated_accounts(app, &holder, now).await?;
+        // A client's delegations serve that client only: another client reaching its token
+        // lists none of them, as it could use none of them with requested_subject.
+        let listed = match usable_by(&holder, client) {
+            true => delegated_accounts(app, &holder, now).await?,
+            false => Listed::default(),
+        };
         dlg.extend(listed.ids);
         extra.insert(
             DELEGATED_ACCOUNTS_CLAIM.into(),
@@ -162,6 +176,7 @@ pub async fn exchange(
         iat: root_iat(&subject, now),
         until,
         jti: ancestors,
+        sub_type,
     };
     let claims = AccessTokenClaims {
         iss: site.policy.issuer.clone(),
@@ -229,8 +244,7 @@ async fn delegation(
         ));
     }
     let delegate = subject.principal().ok_or_else(none)?;
-    // A client's own delegations serve that client only, whoever else its token reaches.
-    if matches!(&delegate, Principal::Client(c) if c != &caller.id) {
+    if !usable_by(&delegate, caller) {
         return Err(none());
     }
     let delegator = Principal::User(UserSub::new(requested).map_err(|_| none())?);
@@ -240,6 +254,13 @@ async fn delegation(
         .map_err(OAuthError::unavailable)?
         .filter(|d| d.is_live(now))
         .ok_or_else(none)
+}
+
+/// Whether `caller` may use the delegations `holder` holds: a user's serve whichever client
+/// the user's token was issued for; a client's own serve that client only, whoever else its
+/// token reaches.
+fn usable_by(holder: &Principal, caller: &Client) -> bool {
+    !matches!(holder, Principal::Client(c) if c != &caller.id)
 }
 
 /// The requested scope, which must be within `grantable`; without a request, all of it.
@@ -264,19 +285,20 @@ fn narrowed_scope(form: &Form, grantable: &ScopeSet) -> Result<ScopeSet, OAuthEr
 }
 
 /// The chain's lifetime cap and the token's `exp`. By default a derived token never outlives
-/// its subject token. A client with a `max_exchange_ttl` may ask (`expires_in`) for up to that
-/// long from the chain's first `iat`: anchored there, re-exchanging cannot reset the clock.
+/// its subject token. With an `extension` (a client's `max_exchange_ttl`, for a chain acting
+/// for a user) the client may ask (`expires_in`) for up to that long from the chain's first
+/// `iat`: anchored there, re-exchanging cannot reset the clock.
 fn lifetime(
     form: &Form,
     subject: &Subject,
+    extension: Option<u64>,
     client: &Client,
     policy: &Policy,
     app: &App,
     now: UnixTime,
 ) -> Result<(UnixTime, UnixTime), OAuthError> {
-    // The service's cap applies to clients created under a larger one, too: revocations
-    // last exactly that long.
-    let until = match client.max_exchange_ttl {
+    // The service's cap applies to clients created under a larger one, too.
+    let until = match extension {
         Some(max) => root_iat(subject, now).saturating_add(max.min(app.config.max_exchange_ttl)),
         None => subject.exp,
     };
@@ -285,9 +307,10 @@ fn lifetime(
             .saturating_add(policy.ttl(client))
             .min(subject.exp)
             .min(until),
-        Some(_) if client.max_exchange_ttl.is_none() => {
+        Some(_) if extension.is_none() => {
             return Err(OAuthError::invalid_request(
-                "expires_in is accepted only from clients allowed longer exchanges",
+                "expires_in is accepted only from clients allowed longer exchanges, for tokens \
+                 that act for a user",
             ));
         }
         Some(v) => {
@@ -316,6 +339,7 @@ fn root_iat(subject: &Subject, now: UnixTime) -> UnixTime {
         .min(now)
 }
 
+#[derive(Default)]
 struct Listed {
     accounts: Vec<Value>,
     ids: Vec<String>,

@@ -5,8 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::clock::UnixTime;
 use crate::domain::{
-    AccessTokenClaims, Actor, Chain, ClientId, Principal, ScopeClaim, ScopeSet, TrustedIssuer,
-    UserSub,
+    AccessTokenClaims, Actor, Chain, Principal, ScopeClaim, ScopeSet, TrustedIssuer, UserSub,
 };
 use crate::http::{App, Site};
 use crate::jwt::verify::{self, Invalid};
@@ -42,6 +41,8 @@ pub struct Subject {
     pub client_id: Option<String>,
     pub act: Option<Actor>,
     pub dlg: Vec<String>,
+    /// Whom the token speaks for, typed; `None` when no delegation can rest on it.
+    pub principal: Option<Principal>,
     /// Ours only: the earliest end of the delegations in `dlg`.
     pub delegations_end: Option<UnixTime>,
     pub chain: Option<Chain>,
@@ -64,14 +65,18 @@ impl Subject {
         }
     }
 
-    /// The principal the subject token speaks for: a client when it is a client_credentials
-    /// token of ours, a user otherwise. An upstream `sub` is always a user, whatever it looks
-    /// like (`client:x` from an IdP names no client).
+    /// The principal the subject token speaks for: for ours, the kind the token records (a
+    /// client's own client_credentials token, or an exchanged token's `chain.sub_type`). An
+    /// upstream `sub` is always a user, whatever it looks like (`client:x` from an IdP names
+    /// no client).
     pub fn principal(&self) -> Option<Principal> {
-        if self.ours && self.act.is_none() && self.client_id.as_deref() == Some(&self.sub) {
-            return ClientId::new(&self.sub).ok().map(Principal::Client);
-        }
-        UserSub::new(&self.sub).ok().map(Principal::User)
+        self.principal.clone()
+    }
+
+    /// Whether the token acts for a user: only such chains may be extended by a client's
+    /// `max_exchange_ttl`.
+    pub fn is_user(&self) -> bool {
+        matches!(self.principal, Some(Principal::User(_)))
     }
 
     /// Whether the token was issued for `client`: addressed to one of its audiences, or, for
@@ -85,7 +90,9 @@ impl Subject {
     }
 
     fn from_ours(c: AccessTokenClaims) -> Self {
+        let principal = c.subject_principal();
         Self {
+            principal,
             ours: true,
             issuer: c.iss,
             sub: c.sub,
@@ -159,6 +166,21 @@ pub async fn validate_subject(
         .find(|p| p.issuer == iss)
         .ok_or_else(|| rejected("untrusted issuer"))?;
     let unverified = verify::parse_with(token, |t| profile.typ.accepts(t)).map_err(rejected)?;
+    // What the token is comes from the token and the profile; the client's label can only be
+    // refused when it contradicts them (RFC 8693 §2.1, RFC 8725 §2.8, §3.11).
+    let explicit_access_token = unverified.typ().is_some_and(verify::is_access_token_typ);
+    if token_type == ID_TOKEN_TYPE {
+        if explicit_access_token {
+            return Err(OAuthError::invalid_request(
+                "the subject token is typed at+jwt, an access token, not an id_token",
+            ));
+        }
+        if !profile.id_tokens {
+            return Err(OAuthError::invalid_request(
+                "the subject token's issuer is not trusted for ID tokens",
+            ));
+        }
+    }
     let key = app
         .upstream_keys
         .key(&profile.jwks_uri, unverified.kid())
@@ -175,20 +197,21 @@ pub async fn validate_subject(
         app.clock.now(),
         app.config.leeway,
         &site.claims_namespace,
-        token_type == ID_TOKEN_TYPE,
+        explicit_access_token,
     )
     .map_err(rejected)
 }
 
 /// Applies a trusted issuer's profile to the claims of one of its tokens (signature already
 /// checked): times, audience, subject, scope and the claims carried over.
+/// `explicit_access_token`: the header's `typ` says `at+jwt`.
 pub fn upstream_subject(
     profile: &TrustedIssuer,
     c: Map<String, Value>,
     now: UnixTime,
     leeway: u64,
     namespace: &str,
-    id_token: bool,
+    explicit_access_token: bool,
 ) -> Result<Subject, String> {
     let time = |name: &str| -> Result<Option<UnixTime>, String> {
         match c.get(name) {
@@ -220,11 +243,14 @@ pub fn upstream_subject(
         "{}{upstream_sub}",
         profile.subject_prefix.as_deref().unwrap_or_default()
     );
-    UserSub::new(&sub).map_err(|e| e.to_string())?;
-    let scope = if id_token {
-        None
-    } else {
-        scope_of(profile.scope_claim, &c)?
+    let principal = Principal::User(UserSub::new(&sub).map_err(|e| e.to_string())?);
+    // A scope the token carries is never ignored, whatever the client calls the token. A
+    // scope-less token is granted the issuer's ceiling only if it is an ID token the profile
+    // accepts; any other scope-less token is granted nothing.
+    let scope = scope_of(profile.scope_claim, &c)?;
+    let ceiling = match &scope {
+        None if !profile.id_tokens || explicit_access_token => None,
+        _ => profile.max_scope.clone(),
     };
     let mut extra = Map::new();
     extra.insert(
@@ -244,7 +270,7 @@ pub fn upstream_subject(
         issuer: profile.issuer.clone(),
         sub,
         scope,
-        ceiling: profile.max_scope.clone(),
+        ceiling,
         aud,
         iat,
         exp,
@@ -253,6 +279,7 @@ pub fn upstream_subject(
         // An upstream `act` is not carried: `act` is computed by tokenmint only.
         act: None,
         dlg: vec![],
+        principal: Some(principal),
         delegations_end: None,
         chain: None,
         acr: bounded(optional_string(c.get("acr"), "acr")?, "acr")?,
@@ -330,6 +357,7 @@ mod tests {
             typ: TypRule::AtJwt,
             scope_claim: ScopeClaim::Scope,
             max_scope: None,
+            id_tokens: false,
             subject_prefix: Some("idp|".into()),
             claim_map: vec![ClaimMapping {
                 from: "groups".into(),
@@ -366,9 +394,26 @@ mod tests {
         assert_eq!(s.extra[&format!("{NS}roles")], json!(["a"]));
         assert!(!s.ours);
         assert_eq!(s.principal().unwrap().to_string(), "user:idp|u1");
-        // An ID token has no scope, whatever it carries.
-        let s = upstream_subject(&profile(), claims(json!({})), 1500, 30, NS, true).unwrap();
-        assert!(s.scope.is_none());
+        // A scope the token carries is kept, whatever the token is called.
+        let mut p = profile();
+        p.max_scope = Some(ScopeSet::parse("read admin").unwrap());
+        p.id_tokens = true;
+        let s = upstream_subject(&p, claims(json!({})), 1500, 30, NS, false).unwrap();
+        assert_eq!(s.grantable().unwrap().to_string(), "read");
+        // A scope-less token gets the ceiling only as an ID token of a profile that accepts
+        // them, and never when typed at+jwt.
+        let scope_less = || {
+            let mut c = claims(json!({}));
+            c.remove("scope");
+            c
+        };
+        let s = upstream_subject(&p, scope_less(), 1500, 30, NS, false).unwrap();
+        assert_eq!(s.grantable().unwrap().to_string(), "admin read");
+        let s = upstream_subject(&p, scope_less(), 1500, 30, NS, true).unwrap();
+        assert!(s.grantable().is_none());
+        p.id_tokens = false;
+        let s = upstream_subject(&p, scope_less(), 1500, 30, NS, false).unwrap();
+        assert!(s.grantable().is_none());
         // An upstream act is never carried.
         let s = upstream_subject(
             &profile(),
