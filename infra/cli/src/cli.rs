@@ -255,14 +255,15 @@ pub async fn run(args: Args) -> Result<()> {
     }
 }
 
-/// Configuration from the environment, with the CLI's own flags taking precedence.
+/// Configuration from the environment, with the CLI's own flags taking precedence. Warns on
+/// standard error when the embedded store is open to other users.
 fn config(
     data: &std::path::Path,
     issuer: Option<String>,
     hook: Option<(String, String)>,
 ) -> Result<Config> {
     let data = data.display().to_string();
-    Config::from_lookup(|k| match k {
+    let config = Config::from_lookup(|k| match k {
         "TOKENMINT_DATA" => Some(data.clone()),
         "TOKENMINT_HOOK" if hook.is_some() => hook.as_ref().map(|h| h.0.clone()),
         "TOKENMINT_HOOK_SECRET" if hook.is_some() => hook.as_ref().map(|h| h.1.clone()),
@@ -272,7 +273,15 @@ fn config(
             .or_else(|| Some("http://127.0.0.1:8080".into())),
         _ => std::env::var(k).ok(),
     })
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    // SqliteStore::open logs this too, but RUST_LOG may filter it out, and `serve` writes its
+    // log to standard output.
+    if let tokenmint::config::StoreConfig::Sqlite(path) = &config.store {
+        if let Some(warning) = tokenmint::store::sqlite::permission_warning(path) {
+            eprintln!("warning: {warning}");
+        }
+    }
+    Ok(config)
 }
 
 async fn serve(

@@ -166,7 +166,12 @@ impl Drop for Serve {
 
 /// Starts `tokenmint serve --demo` on an ephemeral port and reads what it prints.
 fn serve_demo(d: &Path) -> Serve {
-    let mut child = Command::new(bin())
+    serve_demo_by(Command::new(bin()), d)
+}
+
+/// [`serve_demo`] with `tokenmint` started by `cmd` (the binary itself, or a wrapper).
+fn serve_demo_by(mut cmd: Command, d: &Path) -> Serve {
+    let mut child = cmd
         .arg("--data")
         .arg(d)
         .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
@@ -637,9 +642,12 @@ fn exchange_clients_issuers_and_step_up_rules() {
 
 #[test]
 fn key_clients_have_no_secret() {
-    let d = data_dir("key-clients");
-    std::fs::create_dir_all(&d).unwrap();
-    let jwks = d.join("jwks.json");
+    // The JWK Set files sit beside the store, not in it: a data directory made by hand under
+    // umask 022 is open to other users, which every command would warn about.
+    let files = data_dir("key-clients");
+    std::fs::create_dir_all(&files).unwrap();
+    let d = files.join("store");
+    let jwks = files.join("jwks.json");
     std::fs::write(
         &jwks,
         r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"KSexBRK64-3c_kZ4KBKLrSkDJpkZ9whgacjE32xzKDg","y":"x3h5ZOqsAOWSH7FJimD0YGdms9loUAFVjRqXTnNBUT4"}]}"#,
@@ -695,7 +703,7 @@ fn key_clients_have_no_secret() {
         ),
         "must be https",
     );
-    let empty = d.join("empty.json");
+    let empty = files.join("empty.json");
     std::fs::write(&empty, r#"{"keys":[{"kty":"oct","k":"AAAA","kid":"h"}]}"#).unwrap();
     assert_one_sentence_error(
         &run(
@@ -708,4 +716,210 @@ fn key_clients_have_no_secret() {
         ),
         "no usable signing key",
     );
+}
+
+/// `tokenmint` started by `sh` under umask 022, the usual default, which leaves new files
+/// readable by everyone unless the program asks for less.
+#[cfg(unix)]
+fn under_umask_022() -> Command {
+    let mut c = Command::new("sh");
+    c.args(["-c", r#"umask 022; exec "$0" "$@""#, bin()]);
+    c
+}
+
+#[cfg(unix)]
+fn mode(p: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    format!(
+        "{:o}",
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    )
+}
+
+/// `dir` is 0700 and every file in it 0600; returns the files' names.
+#[cfg(unix)]
+fn assert_private(dir: &Path) -> Vec<String> {
+    assert_eq!(mode(dir), "700", "{}", dir.display());
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        assert_eq!(mode(&p), "600", "{}", p.display());
+        names.push(p.file_name().unwrap().to_string_lossy().into_owned());
+    }
+    names.sort();
+    names
+}
+
+/// In `local` signer mode the store holds the plaintext signing key: every command creates it
+/// private to its owner, whatever the umask, and leaves existing parents alone.
+#[cfg(unix)]
+#[test]
+fn cli_commands_create_a_private_store_under_umask_022() {
+    let parent = data_dir("umask-cli");
+    let d = parent.join("data");
+    let tmp = mode(&std::env::temp_dir());
+    for args in [
+        &[
+            "client",
+            "create",
+            "--id",
+            "u",
+            "--scope",
+            "read",
+            "--audience",
+            "api",
+        ][..],
+        &["keys", "rotate"],
+    ] {
+        let o = under_umask_022()
+            .arg("--data")
+            .arg(&d)
+            .args(args)
+            .env_remove("TOKENMINT_ISSUER")
+            .env_remove("TOKENMINT_STORE")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"));
+        // SQLite removes the -wal and -shm files as the last connection closes; any left
+        // are checked too.
+        assert!(assert_private(&d).contains(&"tokenmint.db".to_owned()));
+    }
+    assert_eq!(mode(&parent), "700", "a directory create_dir_all made");
+    assert_eq!(
+        mode(&std::env::temp_dir()),
+        tmp,
+        "an existing parent is left alone"
+    );
+    std::fs::remove_dir_all(&parent).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_creates_a_private_store_under_umask_022() {
+    let d = data_dir("umask-serve");
+    let s = serve_demo_by(under_umask_022(), &d);
+    // While the server runs SQLite keeps its write-ahead log and index beside the database.
+    assert_eq!(
+        assert_private(&d),
+        ["tokenmint.db", "tokenmint.db-shm", "tokenmint.db-wal"]
+    );
+    drop(s);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// A store made before the fix, or chmod-ed since, is named on standard error with the
+/// `chmod` that fixes it, even when RUST_LOG hides warnings; the command still runs.
+#[cfg(unix)]
+#[test]
+fn a_store_open_to_other_users_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = data_dir("open-store");
+    let db = d.join("tokenmint.db");
+    let create = [
+        "client",
+        "create",
+        "--id",
+        "o",
+        "--scope",
+        "read",
+        "--audience",
+        "api",
+    ];
+    assert!(run(&d, &create).status.success());
+    let chmod = |p: &Path, m: u32| std::fs::set_permissions(p, PermissionsExt::from_mode(m));
+    chmod(&d, 0o775).unwrap();
+    chmod(&db, 0o644).unwrap();
+
+    let o = run(&d, &["client", "list"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let warning = err
+        .lines()
+        .find(|l| l.starts_with("warning: "))
+        .unwrap_or_else(|| panic!("no warning on standard error: {err}"));
+    let (dir, file) = (d.display(), db.display());
+    assert_eq!(
+        warning,
+        format!(
+            "warning: the store is open to other users ({dir} is mode 0775, {file} is mode \
+             0644) and can hold the signing key: run `chmod 700 {dir} && chmod 600 {file}`"
+        )
+    );
+    // The JSON log line a log shipper sees, at warn.
+    assert!(
+        err.lines()
+            .any(|l| l.contains(r#""level":"WARN""#) && l.contains("open to other users")),
+        "{err}"
+    );
+
+    let quiet = Command::new(bin())
+        .arg("--data")
+        .arg(&d)
+        .args(["client", "list"])
+        .env("RUST_LOG", "error")
+        .env_remove("TOKENMINT_STORE")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&quiet.stderr).trim(),
+        warning,
+        "only the plain sentence"
+    );
+
+    // Running the suggested command silences it.
+    let fix = warning.split('`').nth(1).unwrap();
+    assert!(
+        Command::new("sh")
+            .args(["-c", fix])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = run(&d, &["client", "list"]);
+    assert!(o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("open to other users"));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn mapped_claims_never_take_names_tokenmint_issues() {
+    let d = data_dir("map-claim-targets");
+    let add = |mapping: &str| {
+        run(
+            &d,
+            &[
+                "issuer",
+                "add",
+                "--issuer",
+                "https://idp.example/",
+                "--jwks-uri",
+                "https://idp.example/jwks",
+                "--map-claim",
+                mapping,
+            ],
+        )
+    };
+    // `user_id` reads as "acting for this user" with no delegation; `idp` is read back by
+    // refresh families.
+    for mapping in ["nickname=user_id", "tenant=idp"] {
+        assert_one_sentence_error(&add(mapping), "tokenmint issues and reads the claim");
+    }
+    let listed = run(&d, &["issuer", "list", "--json"]);
+    assert_eq!(json(&listed), serde_json::json!([]), "nothing stored");
+    assert!(add("tenant=tenant").status.success());
+    // --id-tokens needs a ceiling to grant.
+    let o = run(
+        &d,
+        &[
+            "issuer",
+            "add",
+            "--issuer",
+            "https://idp.example/",
+            "--jwks-uri",
+            "https://idp.example/jwks",
+            "--id-tokens",
+        ],
+    );
+    assert_one_sentence_error(&o, "--id-tokens needs --max-scope");
 }

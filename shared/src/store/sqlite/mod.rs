@@ -2,7 +2,10 @@
 
 mod delegations;
 mod exchange;
+mod files;
 mod throttle;
+
+pub use files::permission_warning;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -43,12 +46,14 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and its schema.
+    /// Opens (creating if needed) the database at `path` and its schema. New directories are
+    /// created 0700 and the database 0600, whatever the umask: in `local` signer mode it holds
+    /// the plaintext signing key. An existing store open to other users is logged as a
+    /// warning ([`permission_warning`]), not changed.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
+        files::create_private(path)?;
+        if let Some(warning) = permission_warning(path) {
+            tracing::warn!(path = %path.display(), "{warning}");
         }
         let conn = Connection::open(path).map_err(unavailable)?;
         Self::init(conn)
@@ -342,5 +347,29 @@ mod tests {
         a.revoke("j1", 100).await.unwrap();
         assert!(b.is_revoked("j1", 50).await.unwrap());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// What `serve` and every CLI command open: new directories 0700, the database and the
+    /// `-wal` and `-shm` files SQLite creates beside it 0600, under the test's umask (the
+    /// usual 022 leaves new files readable by everyone unless the program says otherwise).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_store_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let parent = std::env::temp_dir().join(format!("tokenmint-private-{}", std::process::id()));
+        let dir = parent.join("data");
+        let path = dir.join("t.db");
+        let store = SqliteStore::open(&path).unwrap();
+        store.revoke("j1", 100).await.unwrap();
+        for p in [&parent, &dir] {
+            assert_eq!(format!("{:o}", mode(p)), "700", "{}", p.display());
+        }
+        for f in ["t.db", "t.db-wal", "t.db-shm"].map(|f| dir.join(f)) {
+            assert_eq!(format!("{:o}", mode(&f)), "600", "{}", f.display());
+        }
+        assert_eq!(permission_warning(&path), None);
+        drop(store);
+        std::fs::remove_dir_all(parent).unwrap();
     }
 }
