@@ -399,6 +399,7 @@ async fn on_exchange_the_hook_sees_the_user_the_actor_and_the_issuer() {
         "urn:ietf:params:oauth:grant-type:token-exchange"
     );
     assert_eq!(event["sub"], "u1");
+    assert_eq!(event["sub_type"], "user");
     assert_eq!(
         event["act"],
         json!({"sub": "exch-hooked", "client_id": "exch-hooked"})

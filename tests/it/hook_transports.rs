@@ -43,6 +43,7 @@ fn event(granted: &str, user: Option<&str>) -> HookEvent {
             .unwrap_or_default(),
         claims_namespace: NS.into(),
         sub: None,
+        sub_type: None,
         act: None,
         subject_issuer: None,
     }

@@ -75,7 +75,11 @@ pub struct HookEvent {
     /// subject token, or the account a delegation reaches).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
-    /// Token exchange only: the actors, as the token will carry them (RFC 8693 §4.1).
+    /// Token exchange only: whether `sub` names a user or a client (`chain.sub_type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_type: Option<crate::domain::PrincipalKind>,
+    /// Token exchange only: the actors, as the token will carry them (RFC 8693 §4.1); a
+    /// client actor carries its `client_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<crate::domain::Actor>,
     /// Token exchange only: the issuer of the subject token (tokenmint's, or a trusted one's).

@@ -221,6 +221,7 @@ mod tests {
             parameters: Default::default(),
             claims_namespace: "https://i/claims/".into(),
             sub: None,
+            sub_type: None,
             act: None,
             subject_issuer: None,
         }

@@ -37,6 +37,11 @@ pub async fn apply(
             .collect(),
         claims_namespace: site.claims_namespace.clone(),
         sub: Some(claims.sub.clone()).filter(|_| subject_issuer.is_some()),
+        sub_type: claims
+            .chain
+            .as_ref()
+            .and_then(|c| c.sub_type)
+            .filter(|_| subject_issuer.is_some()),
         act: claims.act.clone(),
         subject_issuer: subject_issuer.map(String::from),
     };
