@@ -10,6 +10,7 @@ mod it {
     mod abuse;
     mod attacks;
     mod delegated;
+    mod deploy;
     mod dynamodb;
     mod exchange;
     mod faults;

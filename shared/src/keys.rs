@@ -12,9 +12,10 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 
 use crate::clock::{Clock, UnixTime};
+use crate::config::{Config, SignerConfig};
 use crate::jwt::{Jwks, VerifyingKey, mint};
 use crate::signer::{SignError, Signer, SignerFactory};
-use crate::store::{KeyStatus, KeyStore, StoreError};
+use crate::store::{KeyMaterial, KeyRecord, KeyStatus, KeyStore, StoreError};
 
 /// Minimum seconds between re-reads triggered by unknown key ids.
 pub const UNKNOWN_KID_REFRESH_SECS: u64 = 5;
@@ -29,6 +30,8 @@ pub struct ActiveKey {
 struct Snapshot {
     loaded_at: UnixTime,
     active: Option<ActiveKey>,
+    /// Why the stored active record may not sign here, when it may not.
+    refused: Option<String>,
     verifying: HashMap<String, Arc<VerifyingKey>>,
     jwks: Bytes,
 }
@@ -42,11 +45,87 @@ pub enum KeyError {
     Signer(#[from] SignError),
     #[error("no active signing key")]
     NoActiveKey,
+    /// The stored active record is not one this deployment signs with: a permanent state,
+    /// not an outage.
+    #[error("the active signing key is refused: {0}")]
+    Refused(String),
+}
+
+/// Which stored key records this process trusts (docs/kms.md). Any function that can write
+/// to the table could plant a record, so every published record's `kid` must be the RFC 7638
+/// thumbprint of its public key, and the record that signs must hold material of the kind,
+/// and under the KMS key, this deployment signs with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// Plaintext keys from the store may sign: a `local` signer (on DynamoDB only with
+    /// `TOKENMINT_INSECURE_LOCAL_KEY=1`), or that setting itself.
+    pub local: bool,
+    /// The KMS keys that may sign (`kms` mode): `TOKENMINT_SIGNER`'s and `TOKENMINT_KMS_KEYS`.
+    pub kms_keys: Vec<String>,
+    /// The KMS key that may wrap signing keys (`kms-wrapped` mode).
+    pub wrapping_key: Option<String>,
+}
+
+impl KeyPolicy {
+    pub fn from_config(c: &Config) -> Self {
+        match &c.signer {
+            SignerConfig::Local => Self {
+                local: true,
+                ..Self::default()
+            },
+            SignerConfig::Kms(key) => Self {
+                local: c.insecure_local_key,
+                kms_keys: std::iter::once(key.clone())
+                    .chain(c.kms_rotation_keys.iter().cloned())
+                    .collect(),
+                wrapping_key: None,
+            },
+            SignerConfig::KmsWrapped(key) => Self {
+                local: c.insecure_local_key,
+                kms_keys: vec![],
+                wrapping_key: Some(key.clone()),
+            },
+        }
+    }
+
+    /// Whether `r` may be published and verify tokens: its `kid` is the thumbprint of its key.
+    pub fn check_published(r: &KeyRecord) -> Result<(), String> {
+        if r.public_jwk.kid != r.kid || r.public_jwk.thumbprint() != r.kid {
+            return Err(format!(
+                "key {} is not the RFC 7638 thumbprint of its public key",
+                r.kid
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `r` is of the kind, and under the KMS key, this deployment signs with: only then
+    /// is it published, trusted or used to sign.
+    pub fn check_signing(&self, r: &KeyRecord) -> Result<(), String> {
+        let ok = match &r.material {
+            KeyMaterial::Local { .. } => self.local,
+            KeyMaterial::Kms { key_id } => self.kms_keys.contains(key_id),
+            KeyMaterial::KmsWrapped { wrapping_key, .. } => {
+                self.wrapping_key.as_deref() == Some(wrapping_key.as_str())
+            }
+        };
+        match ok {
+            true => Ok(()),
+            false => Err(format!(
+                "key {} holds {} material this deployment does not sign with",
+                r.kid,
+                r.material.kind()
+            )),
+        }
+    }
 }
 
 pub struct KeyRing {
     store: Arc<dyn KeyStore>,
-    factory: Arc<dyn SignerFactory>,
+    /// `None` in a process that only verifies: it never builds a signer, so it never holds
+    /// (or decrypts) a private key.
+    factory: Option<Arc<dyn SignerFactory>>,
+    policy: KeyPolicy,
     clock: Arc<dyn Clock>,
     ttl: u64,
     snapshot: RwLock<Arc<Snapshot>>,
@@ -56,38 +135,57 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// Loads the keys once; fails if the store cannot be read or a key cannot be loaded.
+    /// Without a `factory` the ring only verifies.
     pub async fn load(
         store: Arc<dyn KeyStore>,
-        factory: Arc<dyn SignerFactory>,
+        factory: Option<Arc<dyn SignerFactory>>,
+        policy: KeyPolicy,
         clock: Arc<dyn Clock>,
         ttl: u64,
+    ) -> Result<Self, KeyError> {
+        let records = store.list_keys().await?;
+        Self::from_records(store, factory, policy, clock, ttl, records)
+    }
+
+    /// [`KeyRing::load`] from records just read (one key-registry read per cold start).
+    pub fn from_records(
+        store: Arc<dyn KeyStore>,
+        factory: Option<Arc<dyn SignerFactory>>,
+        policy: KeyPolicy,
+        clock: Arc<dyn Clock>,
+        ttl: u64,
+        records: Vec<KeyRecord>,
     ) -> Result<Self, KeyError> {
         let empty = Arc::new(Snapshot {
             loaded_at: 0,
             active: None,
+            refused: None,
             verifying: HashMap::new(),
             jwks: Bytes::new(),
         });
         let ring = Self {
             store,
             factory,
+            policy,
             clock,
             ttl,
             snapshot: RwLock::new(empty),
             refresh: tokio::sync::Mutex::new(()),
             last_unknown_refresh: AtomicU64::new(0),
         };
-        ring.reload().await?;
+        let now = ring.clock.now();
+        let snap = ring.snapshot_of(&records, &ring.current(), now)?;
+        ring.install(snap);
         Ok(ring)
     }
 
     /// The key that signs new tokens.
     pub async fn active(&self) -> Result<ActiveKey, KeyError> {
-        self.fresh()
-            .await?
-            .active
-            .clone()
-            .ok_or(KeyError::NoActiveKey)
+        let snap = self.fresh().await?;
+        if let Some(why) = &snap.refused {
+            return Err(KeyError::Refused(why.clone()));
+        }
+        snap.active.clone().ok_or(KeyError::NoActiveKey)
     }
 
     /// The published key with id `kid`, if we have one.
@@ -132,53 +230,150 @@ impl KeyRing {
     }
 
     async fn reload(&self) -> Result<Arc<Snapshot>, KeyError> {
+        let seen = self.current();
         let _single_flight = self.refresh.lock().await;
         let before = self.current();
-        let now = self.clock.now();
-        if before.loaded_at != 0 && now < before.loaded_at.saturating_add(1) {
-            // Another task reloaded while we waited.
+        if !Arc::ptr_eq(&seen, &before) {
+            // Another task reloaded while we waited. (Not a time check: a key registered in
+            // the second of the last load must still be found.)
             return Ok(before);
         }
+        let now = self.clock.now();
         let records = self.store.list_keys().await?;
+        let snap = self.snapshot_of(&records, &before, now)?;
+        self.install(Arc::clone(&snap));
+        Ok(snap)
+    }
+
+    fn install(&self, snap: Arc<Snapshot>) {
+        match self.snapshot.write() {
+            Ok(mut g) => *g = snap,
+            Err(p) => *p.into_inner() = snap,
+        }
+    }
+
+    /// The ring of `records`: every published record whose `kid` is its thumbprint, and the
+    /// signer of the active one if this process signs and the policy lets it (a refused
+    /// record is audited and never signs: answers are `500`, not retried).
+    fn snapshot_of(
+        &self,
+        records: &[KeyRecord],
+        before: &Snapshot,
+        now: UnixTime,
+    ) -> Result<Arc<Snapshot>, KeyError> {
         let mut verifying = HashMap::new();
         let mut published = Vec::new();
         let mut active = None;
+        let mut refused = None;
         for r in records.iter().filter(|r| r.status.is_published()) {
+            // A record this deployment would never have written is neither published nor
+            // trusted, in a process that verifies as in one that signs.
+            let trusted = KeyPolicy::check_published(r).and_then(|()| self.policy.check_signing(r));
+            if let Err(why) = trusted {
+                crate::audit!("signing_key_refused", kid = %crate::oauth::shown(&r.kid), reason = %why);
+                if r.status == KeyStatus::Active {
+                    refused = Some(why);
+                }
+                continue;
+            }
             let vk = r.public_jwk.verifying_key().map_err(SignError::Failed)?;
             verifying.insert(r.kid.clone(), Arc::new(vk));
             published.push(r.public_jwk.clone());
-            if r.status == KeyStatus::Active {
-                let reuse = before
-                    .active
-                    .as_ref()
-                    .filter(|a| a.signer.kid() == r.kid)
-                    .cloned();
-                active = Some(match reuse {
-                    Some(a) => a,
-                    None => {
-                        let signer = self.factory.signer(r)?;
-                        let encoded_header =
-                            mint::encoded_header(signer.alg(), signer.kid()).into();
-                        ActiveKey {
-                            signer,
-                            encoded_header,
-                        }
+            let Some(factory) = self
+                .factory
+                .as_ref()
+                .filter(|_| r.status == KeyStatus::Active)
+            else {
+                continue;
+            };
+            let reuse = before
+                .active
+                .as_ref()
+                .filter(|a| a.signer.kid() == r.kid)
+                .cloned();
+            active = Some(match reuse {
+                Some(a) => a,
+                None => {
+                    let signer = factory.signer(r)?;
+                    let encoded_header = mint::encoded_header(signer.alg(), signer.kid()).into();
+                    ActiveKey {
+                        signer,
+                        encoded_header,
                     }
-                });
-            }
+                }
+            });
         }
         let jwks = serde_json::to_vec(&Jwks { keys: published })
             .map_err(|e| SignError::Failed(e.to_string()))?;
-        let snap = Arc::new(Snapshot {
+        Ok(Arc::new(Snapshot {
             loaded_at: now.max(1),
             active,
+            refused,
             verifying,
             jwks: Bytes::from(jwks),
-        });
-        match self.snapshot.write() {
-            Ok(mut g) => *g = Arc::clone(&snap),
-            Err(p) => *p.into_inner() = Arc::clone(&snap),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signer::Algorithm;
+    use crate::signer::local::LocalKey;
+
+    fn record(material: KeyMaterial) -> KeyRecord {
+        let (key, pkcs8) = LocalKey::generate(Algorithm::ES256).unwrap();
+        KeyRecord {
+            material,
+            ..key.record(&pkcs8, KeyStatus::Active, 1)
         }
-        Ok(snap)
+    }
+
+    #[test]
+    fn only_records_this_deployment_writes_are_trusted() {
+        let kms = |id: &str| KeyMaterial::Kms { key_id: id.into() };
+        let local = record(KeyMaterial::Local { pkcs8: "x".into() });
+        let config = |pairs: &[(&str, &str)]| {
+            let map: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            KeyPolicy::from_config(&Config::from_lookup(|k| map.get(k).cloned()).unwrap())
+        };
+        let in_kms = config(&[
+            ("TOKENMINT_SIGNER", "kms:alias/a"),
+            ("TOKENMINT_KMS_KEYS", "alias/b"),
+        ]);
+        assert!(
+            in_kms.check_signing(&local).is_err(),
+            "plaintext key in kms mode"
+        );
+        assert!(in_kms.check_signing(&record(kms("alias/a"))).is_ok());
+        assert!(in_kms.check_signing(&record(kms("alias/b"))).is_ok());
+        assert!(in_kms.check_signing(&record(kms("alias/planted"))).is_err());
+        let wrapped = |key: &str| {
+            record(KeyMaterial::KmsWrapped {
+                wrapping_key: key.into(),
+                ciphertext: "c".into(),
+            })
+        };
+        let in_wrapped = config(&[("TOKENMINT_SIGNER", "kms-wrapped:alias/w")]);
+        assert!(in_wrapped.check_signing(&wrapped("alias/w")).is_ok());
+        assert!(in_wrapped.check_signing(&wrapped("alias/other")).is_err());
+        assert!(in_wrapped.check_signing(&record(kms("alias/w"))).is_err());
+        let insecure = config(&[
+            ("TOKENMINT_SIGNER", "kms:alias/a"),
+            ("TOKENMINT_INSECURE_LOCAL_KEY", "1"),
+        ]);
+        assert!(insecure.check_signing(&local).is_ok());
+        assert!(config(&[]).check_signing(&local).is_ok());
+        // The kid must be the thumbprint of the public key.
+        let mut renamed = record(kms("alias/a"));
+        assert!(KeyPolicy::check_published(&renamed).is_ok());
+        renamed.kid = "A".repeat(43);
+        assert!(KeyPolicy::check_published(&renamed).is_err());
+        let mut swapped = record(kms("alias/a"));
+        swapped.public_jwk = record(kms("alias/a")).public_jwk;
+        assert!(KeyPolicy::check_published(&swapped).is_err());
     }
 }

@@ -50,7 +50,12 @@ pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> 
     let stores = crate::setup::open_shared_stores(&config).await?;
     let clock: Arc<dyn crate::Clock> = Arc::new(crate::SystemClock);
     let hook = crate::setup::lambda_claims_hook(&config, &stores, &clock).await?;
-    let app = Arc::new(crate::setup::build_app_with_hook(config, &stores, clock, hook).await?);
+    // Only the function that signs seeds or writes keys; the others only read them.
+    let key_use = match serves.contains(&Endpoint::Token) {
+        true => crate::setup::KeyUse::Sign,
+        false => crate::setup::KeyUse::Verify,
+    };
+    let app = Arc::new(crate::setup::build_app_for(config, &stores, clock, hook, key_use).await?);
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let app = Arc::clone(&app);
         async move { Ok::<_, std::convert::Infallible>(handle(&app, serves, req).await) }

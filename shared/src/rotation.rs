@@ -61,6 +61,10 @@ pub enum Step {
     Published {
         kid: String,
     },
+    /// A fresh registry got its first active key.
+    Registered {
+        kid: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +126,10 @@ pub async fn rotate(
 
     let active = records.iter().find(|k| k.status == KeyStatus::Active);
     let next = records.iter().find(|k| k.status == KeyStatus::Next);
+    if active.is_none() {
+        steps.push(start(keys, source, schedule, &records, next, now).await?);
+        return Ok(steps);
+    }
     if let Some(next) = next {
         let published = next.published_at.unwrap_or(next.created_at);
         if now >= published.saturating_add(schedule.publish_lead) {
@@ -175,6 +183,40 @@ pub async fn rotate(
     Ok(steps)
 }
 
+/// A registry without an active key (rotation ran before any function started): nothing has
+/// been signed, so a key signs at once, exactly as a starting token function would make it. A
+/// next key waiting is promoted; otherwise the source's key is registered.
+async fn start(
+    keys: &dyn KeyStore,
+    source: &dyn NextKey,
+    schedule: &Schedule,
+    records: &[KeyRecord],
+    next: Option<&KeyRecord>,
+    now: UnixTime,
+) -> Result<Step, RotationError> {
+    let activate = |k: &mut KeyRecord| {
+        k.activated_at = Some(now);
+        k.retire_lag = Some(schedule.retire_lag);
+    };
+    if let Some(next) = next {
+        keys.transition(&[change(next, KeyStatus::Active, activate)])
+            .await?;
+        crate::audit!("signing_key_promoted", kid = %next.kid);
+        return Ok(Step::Promoted {
+            kid: next.kid.clone(),
+            previous: None,
+        });
+    }
+    let mut record = source.next_key(records, now).await?;
+    record.status = KeyStatus::Active;
+    record.published_at = Some(now);
+    record.retire_after = None;
+    activate(&mut record);
+    let active = keys.init_active_key(&record).await?;
+    crate::audit!("signing_key_registered", kid = %active.kid, alg = %active.alg);
+    Ok(Step::Registered { kid: active.kid })
+}
+
 fn change(k: &KeyRecord, to: KeyStatus, edit: impl FnOnce(&mut KeyRecord)) -> KeyChange {
     let mut record = k.clone();
     record.status = to;
@@ -202,6 +244,41 @@ mod tests {
 
     fn statuses(keys: &[KeyRecord]) -> Vec<KeyStatus> {
         keys.iter().map(|k| k.status).collect()
+    }
+
+    #[tokio::test]
+    async fn a_rotation_before_any_start_gives_the_registry_a_key_that_signs() {
+        let s = schedule();
+        let source = LocalNextKey(Algorithm::ES256);
+        // An empty registry: the run registers an active key, as a starting function would.
+        let store = MemoryStore::new();
+        let steps = rotate(&store, &source, &s, 100, false).await.unwrap();
+        let [Step::Registered { kid }] = steps.as_slice() else {
+            panic!("{steps:?}");
+        };
+        let keys = store.list_keys().await.unwrap();
+        assert_eq!(statuses(&keys), [KeyStatus::Active]);
+        assert_eq!(&keys[0].kid, kid);
+        assert_eq!(keys[0].retire_lag, Some(s.retire_lag));
+        // A next key waiting with none active (what an earlier run left): promoted at once.
+        let store = MemoryStore::new();
+        let waiting = source.next_key(&[], 0).await.unwrap();
+        store
+            .transition(&[KeyChange {
+                expected: None,
+                record: waiting.clone(),
+            }])
+            .await
+            .unwrap();
+        let steps = rotate(&store, &source, &s, 100, false).await.unwrap();
+        assert!(
+            matches!(steps.as_slice(), [Step::Promoted { kid, previous: None }] if *kid == waiting.kid),
+            "{steps:?}"
+        );
+        assert_eq!(
+            statuses(&store.list_keys().await.unwrap()),
+            [KeyStatus::Active]
+        );
     }
 
     #[tokio::test]

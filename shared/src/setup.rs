@@ -6,12 +6,12 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::{Config, SignerConfig, StoreConfig};
 use crate::http::App;
-use crate::keys::{KeyError, KeyRing};
+use crate::keys::{KeyError, KeyPolicy, KeyRing};
 use crate::signer::local::{LocalKey, LocalSignerFactory};
 use crate::signer::{SignError, SignerFactory};
 use crate::store::cache::ClientCache;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{KeyStatus, StoreError, Stores};
+use crate::store::{KeyChange, KeyRecord, KeyStatus, StoreError, Stores};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -135,17 +135,39 @@ pub async fn next_key_source(
     }
 }
 
-/// Makes sure an active signing key exists: on first start a local key is generated, a
-/// `kms:` key registered, or a `kms-wrapped:` key generated and wrapped. Processes
-/// starting together agree on one key (see [`crate::store::KeyStore::init_active_key`]).
+/// Makes sure an active signing key exists, for a process that signs: on first start a local
+/// key is generated, a `kms:` key registered, or a `kms-wrapped:` key generated and wrapped.
+/// A next key waiting with none active (a rotation that ran first on a fresh registry) signs
+/// at once instead: nothing was signed before it. Processes starting together agree on one
+/// key (see [`crate::store::KeyStore::init_active_key`]). Returns every key record, so the
+/// key ring is built without reading the registry again.
 pub async fn ensure_signing_key(
     config: &Config,
     stores: &Stores,
     clock: &dyn Clock,
-) -> Result<(), SetupError> {
-    let keys = stores.keys.list_keys().await?;
+) -> Result<Vec<KeyRecord>, SetupError> {
+    let mut keys = stores.keys.list_keys().await?;
     if keys.iter().any(|k| k.status == KeyStatus::Active) {
-        return Ok(());
+        return Ok(keys);
+    }
+    let lag = crate::rotation::Schedule::from_config(config).retire_lag;
+    if let Some(next) = keys.iter().find(|k| k.status == KeyStatus::Next) {
+        let mut record = next.clone();
+        record.status = KeyStatus::Active;
+        record.activated_at = Some(clock.now());
+        record.retire_lag = Some(lag);
+        let kid = record.kid.clone();
+        let change = KeyChange {
+            expected: Some(KeyStatus::Next),
+            record,
+        };
+        match stores.keys.transition(&[change]).await {
+            Ok(()) => crate::audit!("signing_key_promoted", kid = %kid),
+            // Another process promoted it (or registered a key) first.
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        return Ok(stores.keys.list_keys().await?);
     }
     let record = match &config.signer {
         SignerConfig::Local => {
@@ -172,10 +194,23 @@ pub async fn ensure_signing_key(
         SignerConfig::Kms(_) | SignerConfig::KmsWrapped(_) => return Err(no_aws()),
     };
     let mut record = record;
-    record.retire_lag = Some(crate::rotation::Schedule::from_config(config).retire_lag);
+    record.retire_lag = Some(lag);
     let active = stores.keys.init_active_key(&record).await?;
     crate::audit!("signing_key_registered", kid = %active.kid, alg = %active.alg);
-    Ok(())
+    keys.retain(|k| k.kid != active.kid);
+    keys.push(active);
+    Ok(keys)
+}
+
+/// What a process does with the signing keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// Signs tokens: may seed an empty registry at start (the token function, `serve`).
+    Sign,
+    /// Only verifies and publishes: reads the registry, never writes it, and never builds a
+    /// signer, so it never holds or decrypts a private key (the jwks and introspect
+    /// functions).
+    Verify,
 }
 
 /// Builds the application over `stores`, with the claims hook the configuration names.
@@ -195,14 +230,32 @@ pub async fn build_app_with_hook(
     clock: Arc<dyn Clock>,
     hook: Arc<dyn crate::hook::ClaimsHook>,
 ) -> Result<App, SetupError> {
-    ensure_signing_key(&config, stores, clock.as_ref()).await?;
-    let keys = KeyRing::load(
+    build_app_for(config, stores, clock, hook, KeyUse::Sign).await
+}
+
+/// Builds the application over `stores` with `hook`, signing or only verifying.
+pub async fn build_app_for(
+    config: Arc<Config>,
+    stores: &Stores,
+    clock: Arc<dyn Clock>,
+    hook: Arc<dyn crate::hook::ClaimsHook>,
+    key_use: KeyUse,
+) -> Result<App, SetupError> {
+    let (records, factory) = match key_use {
+        KeyUse::Sign => (
+            ensure_signing_key(&config, stores, clock.as_ref()).await?,
+            Some(signer_factory(&config).await?),
+        ),
+        KeyUse::Verify => (stores.keys.list_keys().await?, None),
+    };
+    let keys = KeyRing::from_records(
         Arc::clone(&stores.keys),
-        signer_factory(&config).await?,
+        factory,
+        KeyPolicy::from_config(&config),
         Arc::clone(&clock),
         config.key_cache_ttl,
-    )
-    .await?;
+        records,
+    )?;
     let clients = ClientCache::new(
         Arc::clone(&stores.clients),
         Arc::clone(&clock),

@@ -256,10 +256,13 @@ pub fn new_jti() -> Result<String, OAuthError> {
     Ok(crate::jwt::b64(&bytes))
 }
 
-/// Signs with the active key. A missing key or an unreachable signer fails closed with 503.
+/// Signs with the active key. A missing key or an unreachable signer fails closed with 503; an
+/// active key the deployment refuses (docs/kms.md) with 500.
 pub async fn sign(app: &App, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
     let key = app.keys.active().await.map_err(|e| match e {
         KeyError::Store(e) => OAuthError::unavailable(e),
+        // A stored key this deployment must not sign with is no outage: retrying cannot help.
+        KeyError::Refused(_) => OAuthError::server_error(e),
         other => OAuthError::unavailable(other),
     })?;
     mint::mint(key.signer.as_ref(), &key.encoded_header, claims)
