@@ -19,6 +19,14 @@ use crate::store::{KeyMaterial, KeyRecord, KeyStatus, KeyStore, StoreError};
 
 /// Minimum seconds between re-reads triggered by unknown key ids.
 pub const UNKNOWN_KID_REFRESH_SECS: u64 = 5;
+/// How long past its expiry the last good ring keeps serving while the registry cannot be
+/// read (a DynamoDB brownout longer than the SDK's retries), never past the retirement of a
+/// key in it. Rotation publishes keys two hours ahead, so a ring ten minutes old holds every
+/// key that signs.
+pub const STALE_GRACE_SECS: u64 = 600;
+/// While serving a stale ring, the registry is tried again at most this often, so requests
+/// do not each wait for a failing read.
+pub const STALE_RETRY_SECS: u64 = 5;
 
 /// The key that signs new tokens, with its encoded JWS header.
 #[derive(Clone)]
@@ -32,6 +40,9 @@ struct Snapshot {
     active: Option<ActiveKey>,
     /// Why the stored active record may not sign here, when it may not.
     refused: Option<String>,
+    /// The earliest `retire_after` of the retiring keys in it: a stale ring never serves
+    /// past it.
+    first_retirement: Option<UnixTime>,
     verifying: HashMap<String, Arc<VerifyingKey>>,
     jwks: Bytes,
 }
@@ -131,6 +142,7 @@ pub struct KeyRing {
     snapshot: RwLock<Arc<Snapshot>>,
     refresh: tokio::sync::Mutex<()>,
     last_unknown_refresh: AtomicU64,
+    last_failed_reload: AtomicU64,
 }
 
 impl KeyRing {
@@ -160,6 +172,7 @@ impl KeyRing {
             loaded_at: 0,
             active: None,
             refused: None,
+            first_retirement: None,
             verifying: HashMap::new(),
             jwks: Bytes::new(),
         });
@@ -172,6 +185,7 @@ impl KeyRing {
             snapshot: RwLock::new(empty),
             refresh: tokio::sync::Mutex::new(()),
             last_unknown_refresh: AtomicU64::new(0),
+            last_failed_reload: AtomicU64::new(0),
         };
         let now = ring.clock.now();
         let snap = ring.snapshot_of(&records, &ring.current(), now)?;
@@ -223,10 +237,34 @@ impl KeyRing {
 
     async fn fresh(&self) -> Result<Arc<Snapshot>, KeyError> {
         let snap = self.current();
-        if self.clock.now() < snap.loaded_at.saturating_add(self.ttl) {
+        let now = self.clock.now();
+        if now < snap.loaded_at.saturating_add(self.ttl) {
             return Ok(snap);
         }
-        self.reload().await
+        let usable = snap.loaded_at != 0
+            && now < snap.loaded_at.saturating_add(self.ttl + STALE_GRACE_SECS)
+            && snap.first_retirement.is_none_or(|t| now < t);
+        let failed = self.last_failed_reload.load(Ordering::Relaxed);
+        if usable && failed != 0 && now < failed.saturating_add(STALE_RETRY_SECS) {
+            return Ok(snap);
+        }
+        match self.reload().await {
+            Err(KeyError::Store(e)) if usable => {
+                self.last_failed_reload.store(now.max(1), Ordering::Relaxed);
+                crate::audit!(
+                    "key_ring_stale",
+                    age = now.saturating_sub(snap.loaded_at),
+                    error = %e,
+                );
+                Ok(snap)
+            }
+            other => {
+                if other.is_ok() {
+                    self.last_failed_reload.store(0, Ordering::Relaxed);
+                }
+                other
+            }
+        }
     }
 
     async fn reload(&self) -> Result<Arc<Snapshot>, KeyError> {
@@ -265,6 +303,11 @@ impl KeyRing {
         let mut published = Vec::new();
         let mut active = None;
         let mut refused = None;
+        let first_retirement = records
+            .iter()
+            .filter(|r| r.status == KeyStatus::Retiring)
+            .filter_map(|r| r.retire_after)
+            .min();
         for r in records.iter().filter(|r| r.status.is_published()) {
             // A record this deployment would never have written is neither published nor
             // trusted, in a process that verifies as in one that signs.
@@ -309,6 +352,7 @@ impl KeyRing {
             loaded_at: now.max(1),
             active,
             refused,
+            first_retirement,
             verifying,
             jwks: Bytes::from(jwks),
         }))

@@ -224,3 +224,58 @@ async fn a_planted_plaintext_key_neither_signs_nor_is_published() {
     let (_, set) = call(&mut jwks_fn, event("GET", "/.well-known/jwks.json", "", "")).await;
     assert_eq!(set, json!({"keys": []}));
 }
+
+/// Item 5: a key-registry read that fails past the SDK's retries keeps the last good ring for
+/// a bounded grace, instead of turning into a signing and JWKS outage within a minute.
+#[tokio::test]
+async fn a_registry_brownout_keeps_the_last_good_ring_for_a_bounded_grace() {
+    use std::sync::atomic::Ordering;
+    let s = super::harness::Server::start().await;
+    let c = s.client("svc").await;
+    s.token(&c, "").await;
+    s.faults.keys.store(true, Ordering::SeqCst);
+    s.clock.advance(s.config.key_cache_ttl + 1);
+    s.token(&c, "").await;
+    assert_eq!(s.get("/.well-known/jwks.json").await.status, 200);
+    // Past the grace: fail closed.
+    s.clock
+        .advance(tokenmint::keys::STALE_GRACE_SECS + s.config.key_cache_ttl);
+    let r = s
+        .post("/oauth2/token", "grant_type=client_credentials", Some(&c))
+        .await;
+    r.assert_error(503, "temporarily_unavailable");
+    assert!(r.header("retry-after").is_some());
+    s.faults.keys.store(false, Ordering::SeqCst);
+    s.clock.advance(tokenmint::keys::STALE_RETRY_SECS);
+    s.token(&c, "").await;
+}
+
+/// Item 5: a KMS key in a permanent state (here: gone, `NotFoundException`; moto does not
+/// model a disabled key refusing to sign) is answered 500 without Retry-After, not 503.
+#[tokio::test]
+async fn a_kms_key_that_is_gone_is_a_server_error_not_a_retry() {
+    use tokenmint::store::KeyMaterial;
+    let key = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    let table = fresh_table().await;
+    // An active record for a configured key that no longer exists in KMS.
+    let (stand_in, pkcs8) = LocalKey::generate(Algorithm::ES256).unwrap();
+    let mut record = stand_in.record(&pkcs8, KeyStatus::Active, SystemClock.now());
+    record.material = KeyMaterial::Kms {
+        key_id: "alias/tokenmint-gone".into(),
+    };
+    table.init_active_key(&record).await.unwrap();
+    let store = format!("dynamodb:{}", table.table());
+    let signer = format!("kms:{key}");
+    let s = super::harness::Server::start_with(&[
+        ("TOKENMINT_STORE", &store),
+        ("TOKENMINT_SIGNER", &signer),
+        ("TOKENMINT_KMS_KEYS", "alias/tokenmint-gone"),
+    ])
+    .await;
+    let c = s.client("svc").await;
+    let r = s
+        .post("/oauth2/token", "grant_type=client_credentials", Some(&c))
+        .await;
+    r.assert_error(500, "server_error");
+    assert_eq!(r.header("retry-after"), None);
+}

@@ -10,7 +10,9 @@ use jsonwebtoken::{DecodingKey, Validation, jwk::JwkSet};
 use serde_json::Value;
 use tokenmint::admin::{self, NewClient};
 use tokenmint::domain::{Client, ClientId};
-use tokenmint::store::{ClientStore, RevocationStore, StoreError, Stores};
+use tokenmint::store::{
+    ClientStore, KeyChange, KeyRecord, KeyStore, RevocationStore, StoreError, Stores,
+};
 use tokenmint::{Clock, Config, ManualClock, SystemClock, setup};
 
 pub const API: &str = "https://api.example.com";
@@ -347,6 +349,7 @@ impl Reply {
 pub struct Faults {
     pub clients: AtomicBool,
     pub revocations: AtomicBool,
+    pub keys: AtomicBool,
 }
 
 /// A store that fails on demand, as DynamoDB does when throttled or unreachable: a test double
@@ -361,7 +364,7 @@ impl Flaky {
         let flaky = Arc::new(Self { inner, faults });
         Stores {
             clients: flaky.clone(),
-            keys: Arc::clone(&flaky.inner.keys),
+            keys: flaky.clone(),
             delegations: Arc::clone(&flaky.inner.delegations),
             issuers: Arc::clone(&flaky.inner.issuers),
             scope_rules: Arc::clone(&flaky.inner.scope_rules),
@@ -398,6 +401,22 @@ impl ClientStore for Flaky {
     async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
         self.check(&self.faults.clients)?;
         self.inner.clients.update_client(c).await
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Flaky {
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.check(&self.faults.keys)?;
+        self.inner.keys.list_keys().await
+    }
+    async fn init_active_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
+        self.check(&self.faults.keys)?;
+        self.inner.keys.init_active_key(key).await
+    }
+    async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        self.check(&self.faults.keys)?;
+        self.inner.keys.transition(changes).await
     }
 }
 

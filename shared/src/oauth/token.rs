@@ -271,6 +271,8 @@ pub async fn sign(app: &App, claims: &AccessTokenClaims) -> Result<String, OAuth
             // Whatever the signer's trouble, no token: fail closed with 503.
             // Too large for the signer is a policy bug, not an outage: retrying cannot help.
             MintError::Sign(SignError::TooLarge(_)) => OAuthError::server_error(e),
+            // A disabled, deleted or forbidden key needs an operator: no Retry-After.
+            MintError::Sign(SignError::Refused(_)) => OAuthError::server_error(e),
             MintError::Sign(_) => OAuthError::unavailable(e),
             MintError::Claims(_) => OAuthError::server_error(e),
         })

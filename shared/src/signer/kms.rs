@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
+use aws_sdk_kms::error::ProvideErrorMetadata as _;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 
@@ -160,7 +161,7 @@ impl Signer for KmsSigner {
             .signing_algorithm(spec)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| super::kms_failure(e.code(), &self.jwk.kid, &e))?;
         let sig = out
             .signature()
             .map(|b| b.as_ref().to_vec())

@@ -10,6 +10,7 @@
 //! The trade-off against `kms` mode: the private key exists in the memory of the processes
 //! that sign (see `docs/kms.md`).
 
+use aws_sdk_kms::error::ProvideErrorMetadata as _;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -97,7 +98,7 @@ impl Wrapper {
             .encryption_context("kid", &record.kid)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| super::kms_failure(e.code(), &record.kid, &e))?;
         let plaintext = Zeroizing::new(
             out.plaintext()
                 .map(|b| b.as_ref().to_vec())

@@ -70,6 +70,33 @@ pub enum SignError {
     /// The signing input is larger than the signer accepts: retrying cannot help.
     #[error("the signing input is {0} bytes, more than the signer accepts")]
     TooLarge(usize),
+    /// The key is in a state that refuses every request until an operator acts (disabled,
+    /// pending deletion, access denied, not found): retrying cannot help either.
+    #[error("the signing key refuses to work: {0}")]
+    Refused(String),
+}
+
+/// KMS error codes that no retry can get past: the key's state or its policy.
+pub const PERMANENT_KMS_ERRORS: &[&str] = &[
+    "DisabledException",
+    "KMSInvalidStateException",
+    "AccessDeniedException",
+    "NotFoundException",
+    "InvalidKeyUsageException",
+    "IncorrectKeyException",
+    "KeyUnavailableException",
+];
+
+/// A failed KMS call: [`SignError::Refused`] for a permanent state, with a `signing_refused`
+/// audit event naming it; [`SignError::Unavailable`] (retryable, 503) for anything else.
+pub fn kms_failure(code: Option<&str>, kid: &str, detail: impl std::fmt::Debug) -> SignError {
+    match code.filter(|c| PERMANENT_KMS_ERRORS.contains(c)) {
+        Some(code) => {
+            crate::audit!("signing_refused", kid = %kid, reason = %code);
+            SignError::Refused(code.to_owned())
+        }
+        None => SignError::Unavailable(format!("kms: {detail:?}")),
+    }
 }
 
 /// Produces the JWS signature of a signing input (RFC 7515 §5.1) with one key.
