@@ -19,6 +19,7 @@
 //! | `TOKENMINT_MAX_EXCHANGE_TTL` | cap on any client's `--max-exchange-ttl` (at most 30 days) | `7d` |
 //! | `TOKENMINT_REFRESH_TTL` | absolute lifetime of a refresh-token family | `7d` |
 //! | `TOKENMINT_REFRESH_IDLE_TTL` | a refresh token unused this long lapses | `24h` |
+//! | `TOKENMINT_REQUEST_DEADLINE` | the most one request may take before it is answered `503` (below the Lambda timeout) | `8s` |
 //! | `TOKENMINT_HOOK`, `TOKENMINT_HOOK_*`, `TOKENMINT_CLAIMS_*` | the claims hook ([`crate::hook::config`]) | in process |
 
 use std::path::PathBuf;
@@ -133,6 +134,10 @@ pub struct Config {
     pub refresh_idle_ttl: u64,
     /// The claims hook (`TOKENMINT_HOOK*`, `TOKENMINT_CLAIMS_*`; see [`crate::hook::config`]).
     pub hook: crate::hook::config::HookConfig,
+    /// The most one request may take (`TOKENMINT_REQUEST_DEADLINE`, seconds): then it is
+    /// answered `503 temporarily_unavailable` with `Retry-After`, before a Lambda function's
+    /// timeout would cut it off with a bare gateway error.
+    pub request_deadline: u64,
 }
 
 impl Config {
@@ -209,6 +214,7 @@ impl Config {
             refresh_ttl: secs("TOKENMINT_REFRESH_TTL", 7 * 86_400)?,
             refresh_idle_ttl: secs("TOKENMINT_REFRESH_IDLE_TTL", 86_400)?,
             hook: crate::hook::config::HookConfig::from_lookup(&get)?,
+            request_deadline: secs("TOKENMINT_REQUEST_DEADLINE", 8)?,
         };
         config.validate()
     }
@@ -283,6 +289,18 @@ impl Config {
                  max(max(TOKENMINT_MAX_TTL, TOKENMINT_MAX_EXCHANGE_TTL) + leeway, 3h) = {}s",
                 self.key_rotation_period,
                 2 * lag.max(3 * 3600)
+            )));
+        }
+        if self.request_deadline == 0 || self.request_deadline > 60 {
+            return Err(ConfigError(
+                "TOKENMINT_REQUEST_DEADLINE must be between 1s and 60s".into(),
+            ));
+        }
+        if self.hook.settings.timeout.as_secs() >= self.request_deadline {
+            return Err(ConfigError(format!(
+                "TOKENMINT_HOOK_TIMEOUT must be shorter than TOKENMINT_REQUEST_DEADLINE ({}s), \
+                 so a slow hook is answered as a hook failure",
+                self.request_deadline
             )));
         }
         if self.leeway > 300 {

@@ -180,19 +180,34 @@ impl App {
         let Some(endpoint) = site.route(req.uri().path()) else {
             return self.not_found();
         };
-        let result = match endpoint {
-            Endpoint::Token => token::handle(self, &site, &req).await,
-            Endpoint::Introspect => introspection::handle(self, &site, &req).await,
-            Endpoint::Revoke => revocation::handle(self, &site, &req).await,
-            Endpoint::Jwks => self.jwks(&req).await,
-            Endpoint::Metadata => get_only(&req).map(|()| {
-                response::public_json(
-                    site.metadata.clone(),
-                    self.config.jwks_max_age,
-                    "application/json",
-                )
-            }),
+        let work = async {
+            match endpoint {
+                Endpoint::Token => token::handle(self, &site, &req).await,
+                Endpoint::Introspect => introspection::handle(self, &site, &req).await,
+                Endpoint::Revoke => revocation::handle(self, &site, &req).await,
+                Endpoint::Jwks => self.jwks(&req).await,
+                Endpoint::Metadata => get_only(&req).map(|()| {
+                    response::public_json(
+                        site.metadata.clone(),
+                        self.config.jwks_max_age,
+                        "application/json",
+                    )
+                }),
+            }
         };
+        // One deadline for the whole request, whatever its dependencies' own timeouts add up
+        // to: answered 503 with Retry-After rather than cut off by the function's timeout.
+        // What is dropped here has written nothing it cannot repeat (a token is signed
+        // before its refresh rotation is stored; revocations are idempotent).
+        let deadline = std::time::Duration::from_secs(self.config.request_deadline);
+        let result = tokio::time::timeout(deadline, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(OAuthError::unavailable(format!(
+                    "the request did not finish within TOKENMINT_REQUEST_DEADLINE ({}s)",
+                    self.config.request_deadline
+                )))
+            });
         result.unwrap_or_else(|e| {
             log_error(endpoint, &e);
             e.to_response()

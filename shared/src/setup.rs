@@ -281,7 +281,9 @@ pub async fn lambda_claims_hook(
         )),
         HookTarget::Default => Ok(default_hook(stores, clock)),
         #[cfg(feature = "aws")]
-        HookTarget::Lambda(function) => Ok(lambda_hook(function).await),
+        HookTarget::Lambda(function) => {
+            Ok(lambda_hook(function, config.hook.settings.timeout).await)
+        }
         #[cfg(not(feature = "aws"))]
         HookTarget::Lambda(_) => Err(no_aws()),
     }
@@ -295,9 +297,28 @@ fn default_hook(stores: &Stores, clock: &Arc<dyn Clock>) -> Arc<dyn crate::hook:
 }
 
 #[cfg(feature = "aws")]
-async fn lambda_hook(function: &str) -> Arc<dyn crate::hook::ClaimsHook> {
+async fn lambda_hook(
+    function: &str,
+    budget: std::time::Duration,
+) -> Arc<dyn crate::hook::ClaimsHook> {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    // The hook step owns the retries and the time budget (hook::run): the SDK makes one
+    // attempt, allowed the whole budget, so a hook slower than the SDK's usual 1 s attempt
+    // timeout still answers, and retries never nest (3 SDK attempts × 3 hook attempts).
+    let sdk = aws().await;
+    let config = aws_sdk_lambda::config::Builder::from(&sdk)
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(1))
+                .operation_attempt_timeout(budget)
+                .operation_timeout(budget)
+                .build(),
+        )
+        .build();
     Arc::new(crate::hook::lambda::LambdaHook::new(
-        aws_sdk_lambda::Client::new(&aws().await),
+        aws_sdk_lambda::Client::from_conf(config),
         function,
     ))
 }
@@ -316,7 +337,9 @@ pub async fn claims_hook(
                 .map_err(SetupError::Unsupported)?,
         )),
         #[cfg(feature = "aws")]
-        HookTarget::Lambda(function) => Ok(lambda_hook(function).await),
+        HookTarget::Lambda(function) => {
+            Ok(lambda_hook(function, config.hook.settings.timeout).await)
+        }
         #[cfg(not(feature = "aws"))]
         HookTarget::Lambda(_) => Err(no_aws()),
     }

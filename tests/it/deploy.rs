@@ -279,3 +279,35 @@ async fn a_kms_key_that_is_gone_is_a_server_error_not_a_retry() {
     r.assert_error(500, "server_error");
     assert_eq!(r.header("retry-after"), None);
 }
+
+/// Item 6: one deadline per request. A dependency that never answers (here an upstream JWKS
+/// that accepts the connection and stays silent; its own limit is 3 s) is cut at
+/// `TOKENMINT_REQUEST_DEADLINE` with `503` and `Retry-After`, before a Lambda timeout would
+/// answer a bare gateway error.
+#[tokio::test]
+async fn a_request_is_answered_503_at_its_deadline() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jwks = format!("http://{}/jwks", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            open.push(conn);
+        }
+    });
+    let s = super::harness::Server::start_with(&[
+        ("TOKENMINT_REQUEST_DEADLINE", "1"),
+        ("TOKENMINT_HOOK_TIMEOUT", "500ms"),
+    ])
+    .await;
+    let idp = super::idp::Idp::start().await;
+    idp.trust_on(&s, |p| p.jwks_uri = jwks.clone()).await;
+    let api = super::exchange::exchanger(&s, "build-api", "read:builds", |_| {}).await;
+    let started = std::time::Instant::now();
+    let r = super::exchange::exchange(&s, &api, &idp.token(json!({})), "").await;
+    let took = started.elapsed();
+    r.assert_error(503, "temporarily_unavailable");
+    assert!(r.header("retry-after").is_some());
+    // Cut by the 1 s deadline, not by the JWKS client's own 3 s limit.
+    assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
+    held.abort();
+}
