@@ -2,7 +2,7 @@
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
-//! | `TOKENMINT_ISSUER` | issuer URL (`iss`, metadata) | on Lambda, `https://` + API Gateway's domain; `serve` derives it from `--addr` |
+//! | `TOKENMINT_ISSUER` | issuer URL (`iss`, metadata) | on Lambda, the API's default endpoint (`https://{api id}.execute-api.{region}.amazonaws.com`); `serve` derives it from `--addr` |
 //! | `TOKENMINT_DATA` | directory of the embedded store | `.tokenmint` |
 //! | `TOKENMINT_STORE` | `sqlite:PATH` or `dynamodb:TABLE` | `sqlite:$TOKENMINT_DATA/tokenmint.db` |
 //! | `TOKENMINT_SIGNER` | `local`, `kms:KEY_ID_OR_ARN` or `kms-wrapped:KEY_ID_OR_ARN` | `local` |

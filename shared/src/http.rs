@@ -34,6 +34,8 @@ pub struct App {
     pub scope_rules: Arc<dyn ScopeRuleStore>,
     pub refresh_tokens: Arc<dyn RefreshTokenStore>,
     pub auth_failures: Arc<dyn AuthFailureStore>,
+    /// (client id, source) pairs over the failure limit, answered `429` from memory.
+    pub blocked: crate::throttle::Blocked,
     pub assertion_ids: Arc<dyn AssertionIdStore>,
     /// Signing keys of trusted external issuers, fetched on demand.
     pub upstream_keys: UpstreamKeys,
@@ -98,7 +100,8 @@ impl Site {
 }
 
 /// The issuer a request names, set by an adapter that knows it from a trusted source (API
-/// Gateway's `requestContext.domainName`, never a client's `Host` header).
+/// Gateway's `requestContext.apiId` and the function's region, never a client's `Host`
+/// header).
 #[derive(Debug, Clone)]
 pub struct RequestIssuer(pub Issuer);
 
@@ -139,6 +142,7 @@ impl App {
             scope_rules: Arc::clone(&stores.scope_rules),
             refresh_tokens: Arc::clone(&stores.refresh_tokens),
             auth_failures: Arc::clone(&stores.auth_failures),
+            blocked: crate::throttle::Blocked::default(),
             assertion_ids: Arc::clone(&stores.assertion_ids),
             upstream_keys: UpstreamKeys::new(),
             hook,

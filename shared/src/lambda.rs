@@ -20,8 +20,17 @@ pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Bo
         _ => Bytes::new(),
     };
     let mut req = http::Request::from_parts(parts, bytes);
-    if let Some(issuer) = domain_issuer(&req) {
-        req.extensions_mut().insert(RequestIssuer(issuer));
+    match app.config.issuer.as_ref() {
+        None => {
+            if let Some(issuer) = api_issuer(&req) {
+                req.extensions_mut().insert(RequestIssuer(issuer));
+            }
+        }
+        // With an issuer configured, the API answers under that name only: a request that
+        // reached it by another (the default execute-api domain beside a custom one) would
+        // get tokens and answers foreign to the issuer its clients know.
+        Some(issuer) if !names(issuer, &req) => return misdirected(issuer),
+        Some(_) => {}
     }
     if let Some(source) = source_ip(&req) {
         req.extensions_mut().insert(SourceAddr(source));
@@ -63,16 +72,54 @@ pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> 
     .await
 }
 
-/// `https://{requestContext.domainName}`: API Gateway sets it, so it names the deployment
-/// whatever `Host` header a client sends. Used when `TOKENMINT_ISSUER` is empty.
-fn domain_issuer(req: &http::Request<Bytes>) -> Option<Issuer> {
+/// The issuer of an API whose `TOKENMINT_ISSUER` is empty: its default endpoint,
+/// `https://{requestContext.apiId}.execute-api.{AWS_REGION}.amazonaws.com`. Built from the
+/// API's id and the function's region, which do not change with the domain a request came
+/// through, so a custom domain in front of the API names the same issuer (a token minted
+/// through one domain is known through the other) — never from a client's `Host` header.
+fn api_issuer(req: &http::Request<Bytes>) -> Option<Issuer> {
     use lambda_http::request::RequestContext;
+    static REGION: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let region = REGION
+        .get_or_init(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
+        .as_deref()?;
     match req.extensions().get::<RequestContext>()? {
         RequestContext::ApiGatewayV2(ctx) => {
-            Issuer::parse(&format!("https://{}", ctx.domain_name.as_deref()?)).ok()
+            let api = ctx.apiid.as_deref()?;
+            Issuer::parse(&format!("https://{api}.execute-api.{region}.amazonaws.com")).ok()
         }
         _ => None,
     }
+}
+
+/// Whether the request came through the configured issuer's host (API Gateway's
+/// `requestContext.domainName`). A request without one (a direct invocation) is let through.
+fn names(issuer: &Issuer, req: &http::Request<Bytes>) -> bool {
+    use lambda_http::request::RequestContext;
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.extensions().get::<RequestContext>() else {
+        return true;
+    };
+    let Some(domain) = ctx.domain_name.as_deref() else {
+        return true;
+    };
+    url::Url::parse(issuer.as_str())
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case(domain)))
+        .unwrap_or(false)
+}
+
+fn misdirected(issuer: &Issuer) -> Response<Body> {
+    let body = serde_json::json!({
+        "error": "not_found",
+        "error_description": format!("this service answers at {}", issuer.as_str()),
+    });
+    let mut resp = Response::new(Body::Text(body.to_string()));
+    *resp.status_mut() = http::StatusCode::NOT_FOUND;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`), never an

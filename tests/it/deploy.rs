@@ -311,3 +311,94 @@ async fn a_request_is_answered_503_at_its_deadline() {
     assert!(took < std::time::Duration::from_millis(2500), "{took:?}");
     held.abort();
 }
+
+/// `event` as it arrives through `domain` (a custom domain in front of the API).
+fn through(domain: &str, e: Value) -> Value {
+    let text = e
+        .to_string()
+        .replace("abc123xyz0.execute-api.us-east-1.amazonaws.com", domain);
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Item 8: with `Issuer` empty the API's id and region name the issuer, so a token minted
+/// through a custom domain is known through the default endpoint (and revoking it there
+/// revokes it), instead of being "unknown" and its revocation a false `200`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_does_not_change_with_the_domain_a_request_came_through() {
+    let key = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    let (_table, auth, env) = deployment(&format!("kms:{key}")).await;
+    let mut token_fn = start("token", &env).await;
+    let (status, body) = call(
+        &mut token_fn,
+        through(
+            "auth.example.com",
+            event(
+                "POST",
+                "/oauth2/token",
+                &auth,
+                "grant_type=client_credentials",
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let claims = super::exchange::payload(&token);
+    assert_eq!(
+        claims["iss"],
+        "https://abc123xyz0.execute-api.us-east-1.amazonaws.com"
+    );
+    let mut introspect_fn = start("introspect", &env).await;
+    let form = format!("token={token}");
+    let (_, i) = call(
+        &mut introspect_fn,
+        event("POST", "/oauth2/introspect", &auth, &form),
+    )
+    .await;
+    assert_eq!(i["active"], true, "{i}");
+    let (status, _) = call(
+        &mut introspect_fn,
+        event("POST", "/oauth2/revoke", &auth, &form),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, i) = call(
+        &mut introspect_fn,
+        through(
+            "auth.example.com",
+            event("POST", "/oauth2/introspect", &auth, &form),
+        ),
+    )
+    .await;
+    assert_eq!(i, json!({"active": false}));
+}
+
+/// Item 8: with `Issuer` set, the API answers under that name only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_issuer_set_requests_for_other_hosts_are_refused() {
+    let key = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    let (_table, auth, mut env) = deployment(&format!("kms:{key}")).await;
+    env.retain(|(k, _)| k != "TOKENMINT_ISSUER");
+    env.push(("TOKENMINT_ISSUER".into(), "https://auth.example.com".into()));
+    let mut token_fn = start("token", &env).await;
+    let request = || {
+        event(
+            "POST",
+            "/oauth2/token",
+            &auth,
+            "grant_type=client_credentials",
+        )
+    };
+    let (status, body) = call(&mut token_fn, request()).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (404, json!("not_found")),
+        "{body}"
+    );
+    let (status, body) = call(&mut token_fn, through("auth.example.com", request())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        super::exchange::payload(body["access_token"].as_str().unwrap())["iss"],
+        "https://auth.example.com"
+    );
+}

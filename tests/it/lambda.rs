@@ -14,8 +14,9 @@ use super::harness::{API, basic_header, delegation};
 use super::kms::new_key;
 use super::runtime_api::{Function, Outcome};
 
-/// The API Gateway domain in the fixtures; with an empty TOKENMINT_ISSUER it names the issuer.
-const DOMAIN: &str = "abc123xyz0.execute-api.eu-west-1.amazonaws.com";
+/// The API Gateway domain in the fixtures (API `abc123xyz0` in the emulator's region): with an
+/// empty TOKENMINT_ISSUER, the API's id and the region name the issuer.
+const DOMAIN: &str = "abc123xyz0.execute-api.us-east-1.amazonaws.com";
 
 fn fixture(name: &str, pairs: &[(&str, &str)]) -> Value {
     let path = format!("{}/fixtures/apigw-v2/{name}", env!("CARGO_MANIFEST_DIR"));

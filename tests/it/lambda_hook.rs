@@ -173,7 +173,7 @@ async fn the_token_function_invokes_the_hook_function() {
         )
         .unwrap()
     };
-    let ns = "https://abc123xyz0.execute-api.eu-west-1.amazonaws.com/claims/";
+    let ns = "https://abc123xyz0.execute-api.us-east-1.amazonaws.com/claims/";
     assert_eq!(claims[format!("{ns}partner_id")], "p-17", "{claims}");
     assert_eq!(claims[format!("{ns}user_id")], "alice");
     assert_eq!(claims["dlg"], serde_json::json!(["dlg-alice"]));
