@@ -35,8 +35,18 @@ pub struct ActiveKey {
     pub encoded_header: Arc<str>,
 }
 
+/// What a published key's record says about the tokens it can have signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyLimits {
+    /// When it last began to sign: a token of ours it verifies was issued after.
+    pub activated_at: Option<UnixTime>,
+    /// The longest token lifetime plus the leeway when it began to sign.
+    pub retire_lag: Option<u64>,
+}
+
 struct Snapshot {
     loaded_at: UnixTime,
+    limits: HashMap<String, KeyLimits>,
     active: Option<ActiveKey>,
     /// Why the stored active record may not sign here, when it may not.
     refused: Option<String>,
@@ -173,6 +183,7 @@ impl KeyRing {
             active: None,
             refused: None,
             first_retirement: None,
+            limits: HashMap::new(),
             verifying: HashMap::new(),
             jwks: Bytes::new(),
         });
@@ -219,6 +230,11 @@ impl KeyRing {
             return Ok(None);
         }
         Ok(self.reload().await?.verifying.get(kid).cloned())
+    }
+
+    /// What the record of the published key `kid` says about the tokens it signed.
+    pub fn limits(&self, kid: &str) -> Option<KeyLimits> {
+        self.current().limits.get(kid).copied()
     }
 
     /// The JWK Set document of every published key.
@@ -300,6 +316,7 @@ impl KeyRing {
         now: UnixTime,
     ) -> Result<Arc<Snapshot>, KeyError> {
         let mut verifying = HashMap::new();
+        let mut limits = HashMap::new();
         let mut published = Vec::new();
         let mut active = None;
         let mut refused = None;
@@ -321,6 +338,13 @@ impl KeyRing {
             }
             let vk = r.public_jwk.verifying_key().map_err(SignError::Failed)?;
             verifying.insert(r.kid.clone(), Arc::new(vk));
+            limits.insert(
+                r.kid.clone(),
+                KeyLimits {
+                    activated_at: r.activated_at,
+                    retire_lag: r.retire_lag,
+                },
+            );
             published.push(r.public_jwk.clone());
             let Some(factory) = self
                 .factory
@@ -353,6 +377,7 @@ impl KeyRing {
             active,
             refused,
             first_retirement,
+            limits,
             verifying,
             jwks: Bytes::from(jwks),
         }))

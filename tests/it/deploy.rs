@@ -402,3 +402,64 @@ async fn with_an_issuer_set_requests_for_other_hosts_are_refused() {
         "https://auth.example.com"
     );
 }
+
+/// The active local key of `s`, to sign tokens as only someone holding it could.
+async fn forge(s: &super::harness::Server, claims: Value) -> String {
+    use base64::Engine as _;
+    let keys = s.stores.keys.list_keys().await.unwrap();
+    let active = keys.iter().find(|k| k.status == KeyStatus::Active).unwrap();
+    let tokenmint::store::KeyMaterial::Local { pkcs8 } = &active.material else {
+        panic!("a local key");
+    };
+    let der = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(pkcs8)
+        .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(active.kid.clone());
+    let token = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_der(&der),
+    )
+    .unwrap();
+    super::harness::canary(&token);
+    token
+}
+
+/// Item 2: in `kms` mode rotation alternates keys, so a token forged while a key was
+/// compromised would verify again when the key comes round. Introspection refuses a token
+/// issued before its key last began to sign, and one living longer than any token signed.
+#[tokio::test]
+async fn tokens_outside_their_keys_limits_are_inactive() {
+    let s = super::harness::Server::start().await;
+    let c = s.introspector("svc").await;
+    let now = s.clock.now();
+    let claims = |iat: u64, exp: u64| {
+        json!({
+            "iss": s.base, "sub": "svc", "aud": API, "client_id": "svc", "scope": "read",
+            "jti": format!("forged-{iat}-{exp}"), "iat": iat, "nbf": iat, "exp": exp,
+        })
+    };
+    let introspect = |t: String| {
+        let s = &s;
+        let c = &c;
+        async move {
+            s.post("/oauth2/introspect", &format!("token={t}"), Some(c))
+                .await
+                .json["active"]
+                .clone()
+        }
+    };
+    // Within the limits: active (the check is not a blanket refusal).
+    assert_eq!(
+        introspect(forge(&s, claims(now, now + 3600)).await).await,
+        true
+    );
+    // Forty days: longer than any token this deployment signs.
+    let long = forge(&s, claims(now, now + 40 * 86_400)).await;
+    assert_eq!(introspect(long).await, false);
+    // Issued a day before its key (as if it came round again) last began to sign.
+    let early = forge(&s, claims(now - 86_400, now + 3600)).await;
+    assert_eq!(introspect(early).await, false);
+}

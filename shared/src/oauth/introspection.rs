@@ -155,10 +155,15 @@ async fn verified(
         leeway: app.config.leeway,
         check_times,
     };
+    let kid = unverified.kid().to_owned();
     let claims = match unverified.verify(&key).and_then(|v| v.claims(&want)) {
         Ok(c) => c,
         Err(e) => return Ok(rejected(e)),
     };
+    if let Some(why) = outside_key_limits(app, &kid, &claims) {
+        tracing::debug!(reason = why, "token rejected");
+        return Ok(None);
+    }
     Ok(Some(claims))
 }
 
@@ -212,6 +217,26 @@ pub async fn lineage(
         }
     }
     Ok(Some(end))
+}
+
+/// Why a genuine signature still does not make a token ours: a key that comes round again
+/// (`kms` rotation alternates keys) would otherwise revive a token forged while it was
+/// compromised. A token issued before its key last began to sign, or living longer than any
+/// token this deployment signs, is refused.
+fn outside_key_limits(app: &App, kid: &str, c: &AccessTokenClaims) -> Option<&'static str> {
+    let leeway = app.config.leeway;
+    let limits = app.keys.limits(kid)?;
+    if limits
+        .activated_at
+        .is_some_and(|t| c.iat.saturating_add(leeway) < t)
+    {
+        return Some("issued before its key began to sign");
+    }
+    let longest = limits
+        .retire_lag
+        .unwrap_or(0)
+        .max(app.config.longest_token_ttl().saturating_add(leeway));
+    (c.exp.saturating_sub(c.iat) > longest).then_some("lives longer than any token signed here")
 }
 
 fn rejected(why: verify::Invalid) -> Option<AccessTokenClaims> {
