@@ -9,7 +9,7 @@
 //! | `TOKENMINT_SIGNING_ALG` | `ES256`, `RS256` or `PS256`, for generated keys | `ES256` |
 //! | `TOKENMINT_DEFAULT_TTL` | access-token lifetime when a client sets none | `1h` |
 //! | `TOKENMINT_MAX_TTL` | cap on every access-token lifetime (at most 30 days) | `24h` |
-//! | `TOKENMINT_CLIENT_CACHE_TTL` | how long client records are cached | `5s` |
+//! | `TOKENMINT_CLIENT_CACHE_TTL` | how long client records, trusted issuers and step-up rules are cached | `5s` |
 //! | `TOKENMINT_KEY_CACHE_TTL` | how long signing keys are cached (≤ 60 s) | `60s` |
 //! | `TOKENMINT_JWKS_MAX_AGE` | `Cache-Control: max-age` of the JWKS and metadata | `300s` |
 //! | `TOKENMINT_LEEWAY` | clock skew tolerated for `nbf`/`iat` | `30s` |

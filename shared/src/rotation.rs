@@ -1,7 +1,11 @@
 //! Signing-key rotation.
 //!
 //! Each run takes at most these steps, in order, and is safe to repeat or to race (every
-//! change is a conditional [`KeyStore::transition`]):
+//! change is conditional: [`KeyStore::transition`], [`KeyStore::remove_retired_key`]):
+//! 0. **Remove** the records of keys retired in an earlier run once [`Schedule::publish_lead`]
+//!    has passed since they could retire, so the key-ring query stays small. Nothing verifies
+//!    with a retired key; a KMS key whose record is removed can still come round again as a
+//!    next key (it is registered afresh from KMS).
 //! 1. **Retire** retiring keys whose tokens have all expired: unpublished.
 //! 2. **Promote** a next key published for at least [`Schedule::publish_lead`]: it signs from
 //!    now on, and the active key becomes retiring for [`Schedule::retire_lag`].
@@ -51,6 +55,10 @@ impl Schedule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
+    /// A retired key's record was deleted.
+    Removed {
+        kid: String,
+    },
     Retired {
         kid: String,
     },
@@ -108,21 +116,9 @@ pub async fn rotate(
     now: UnixTime,
     force: bool,
 ) -> Result<Vec<Step>, RotationError> {
-    let records = keys.list_keys().await?;
-    let mut steps = Vec::new();
-
-    let done: Vec<KeyChange> = records
-        .iter()
-        .filter(|k| k.status == KeyStatus::Retiring && k.retire_after.is_some_and(|t| t <= now))
-        .map(|k| change(k, KeyStatus::Retired, |_| {}))
-        .collect();
-    if !done.is_empty() {
-        keys.transition(&done).await?;
-        steps.extend(
-            done.into_iter()
-                .map(|c| Step::Retired { kid: c.record.kid }),
-        );
-    }
+    let mut records = keys.list_keys().await?;
+    let mut steps = remove_retired(keys, &mut records, schedule, now).await;
+    steps.extend(retire(keys, &records, now).await?);
 
     let active = records.iter().find(|k| k.status == KeyStatus::Active);
     let next = records.iter().find(|k| k.status == KeyStatus::Next);
@@ -133,24 +129,7 @@ pub async fn rotate(
     if let Some(next) = next {
         let published = next.published_at.unwrap_or(next.created_at);
         if now >= published.saturating_add(schedule.publish_lead) {
-            let mut changes = vec![change(next, KeyStatus::Active, |k| {
-                k.activated_at = Some(now);
-                k.retire_lag = Some(schedule.retire_lag);
-            })];
-            if let Some(active) = active {
-                // The longer of the lag when it began to sign and today's: tokens it signed
-                // under a cap since lowered still verify until they expire.
-                let lag = active.retire_lag.unwrap_or(0).max(schedule.retire_lag);
-                changes.push(change(active, KeyStatus::Retiring, |k| {
-                    k.retire_after = Some(now.saturating_add(lag));
-                }));
-            }
-            keys.transition(&changes).await?;
-            crate::audit!("signing_key_promoted", kid = %next.kid);
-            steps.push(Step::Promoted {
-                kid: next.kid.clone(),
-                previous: active.map(|a| a.kid.clone()),
-            });
+            steps.push(promote(keys, schedule, next, active, now).await?);
         }
         return Ok(steps);
     }
@@ -160,27 +139,119 @@ pub async fn rotate(
         now.saturating_add(schedule.publish_lead) >= since.saturating_add(schedule.period)
     });
     if force || due {
-        let mut record = source.next_key(&records, now).await?;
-        record.status = KeyStatus::Next;
-        record.published_at = Some(now);
-        record.activated_at = None;
-        record.retire_after = None;
-        let expected = records
-            .iter()
-            .find(|k| k.kid == record.kid)
-            .map(|k| k.status);
-        if expected.is_some_and(|s| s != KeyStatus::Retired) {
-            return Err(RotationError::NoNextKey(format!(
-                "key {} is still in use; it cannot be the next key",
-                record.kid
-            )));
-        }
-        let kid = record.kid.clone();
-        keys.transition(&[KeyChange { expected, record }]).await?;
-        crate::audit!("signing_key_published", kid = %kid);
-        steps.push(Step::Published { kid });
+        steps.push(publish(keys, source, &records, now).await?);
     }
     Ok(steps)
+}
+
+/// Deletes the records of keys that were already retired when the run began and could retire
+/// at least [`Schedule::publish_lead`] ago, and drops them from `records`. Best effort: a
+/// failed delete is logged and tried again next run.
+async fn remove_retired(
+    keys: &dyn KeyStore,
+    records: &mut Vec<KeyRecord>,
+    schedule: &Schedule,
+    now: UnixTime,
+) -> Vec<Step> {
+    let old: Vec<String> = records
+        .iter()
+        .filter(|k| k.status == KeyStatus::Retired)
+        .filter(|k| {
+            let since = k.retire_after.unwrap_or(k.created_at);
+            since.saturating_add(schedule.publish_lead) <= now
+        })
+        .map(|k| k.kid.clone())
+        .collect();
+    let mut steps = Vec::new();
+    for kid in old {
+        match keys.remove_retired_key(&kid).await {
+            Ok(true) => {
+                crate::audit!("signing_key_removed", kid = %kid);
+                records.retain(|k| k.kid != kid);
+                steps.push(Step::Removed { kid });
+            }
+            // Changed or removed by a concurrent run.
+            Ok(false) => {}
+            Err(e) => tracing::warn!(kid = %kid, error = %e, "removing a retired key failed"),
+        }
+    }
+    steps
+}
+
+/// Unpublishes retiring keys whose tokens have all expired.
+async fn retire(
+    keys: &dyn KeyStore,
+    records: &[KeyRecord],
+    now: UnixTime,
+) -> Result<Vec<Step>, RotationError> {
+    let done: Vec<KeyChange> = records
+        .iter()
+        .filter(|k| k.status == KeyStatus::Retiring && k.retire_after.is_some_and(|t| t <= now))
+        .map(|k| change(k, KeyStatus::Retired, |_| {}))
+        .collect();
+    if !done.is_empty() {
+        keys.transition(&done).await?;
+    }
+    Ok(done
+        .into_iter()
+        .map(|c| Step::Retired { kid: c.record.kid })
+        .collect())
+}
+
+/// The next key signs from now on; the active key, if any, becomes retiring.
+async fn promote(
+    keys: &dyn KeyStore,
+    schedule: &Schedule,
+    next: &KeyRecord,
+    active: Option<&KeyRecord>,
+    now: UnixTime,
+) -> Result<Step, RotationError> {
+    let mut changes = vec![change(next, KeyStatus::Active, |k| {
+        k.activated_at = Some(now);
+        k.retire_lag = Some(schedule.retire_lag);
+    })];
+    if let Some(active) = active {
+        // The longer of the lag when it began to sign and today's: tokens it signed
+        // under a cap since lowered still verify until they expire.
+        let lag = active.retire_lag.unwrap_or(0).max(schedule.retire_lag);
+        changes.push(change(active, KeyStatus::Retiring, |k| {
+            k.retire_after = Some(now.saturating_add(lag));
+        }));
+    }
+    keys.transition(&changes).await?;
+    crate::audit!("signing_key_promoted", kid = %next.kid);
+    Ok(Step::Promoted {
+        kid: next.kid.clone(),
+        previous: active.map(|a| a.kid.clone()),
+    })
+}
+
+/// Publishes the source's next key: new, or a retired one coming round again.
+async fn publish(
+    keys: &dyn KeyStore,
+    source: &dyn NextKey,
+    records: &[KeyRecord],
+    now: UnixTime,
+) -> Result<Step, RotationError> {
+    let mut record = source.next_key(records, now).await?;
+    record.status = KeyStatus::Next;
+    record.published_at = Some(now);
+    record.activated_at = None;
+    record.retire_after = None;
+    let expected = records
+        .iter()
+        .find(|k| k.kid == record.kid)
+        .map(|k| k.status);
+    if expected.is_some_and(|s| s != KeyStatus::Retired) {
+        return Err(RotationError::NoNextKey(format!(
+            "key {} is still in use; it cannot be the next key",
+            record.kid
+        )));
+    }
+    let kid = record.kid.clone();
+    keys.transition(&[KeyChange { expected, record }]).await?;
+    crate::audit!("signing_key_published", kid = %kid);
+    Ok(Step::Published { kid })
 }
 
 /// A registry without an active key (rotation ran before any function started): nothing has
@@ -290,7 +361,7 @@ mod tests {
             .init_active_key(&KeyRecord {
                 status: KeyStatus::Active,
                 activated_at: Some(0),
-                ..first
+                ..first.clone()
             })
             .await
             .unwrap();
@@ -345,6 +416,111 @@ mod tests {
         assert_eq!(
             statuses(&store.list_keys().await.unwrap()),
             [KeyStatus::Retired, KeyStatus::Active]
+        );
+        // Retired for the publish lead, its record is removed.
+        let t3 = t2 + s.retire_lag;
+        assert!(
+            rotate(&store, &source, &s, t3 + s.publish_lead - 1, false)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let steps = rotate(&store, &source, &s, t3 + s.publish_lead, false)
+            .await
+            .unwrap();
+        assert!(
+            matches!(steps.as_slice(), [Step::Removed { kid }] if *kid == first.kid),
+            "{steps:?}"
+        );
+        assert_eq!(
+            statuses(&store.list_keys().await.unwrap()),
+            [KeyStatus::Active]
+        );
+    }
+
+    /// Next keys from a fixed set, the first not in use, as [`crate::signer::kms::KmsNextKey`]
+    /// picks among the configured KMS keys.
+    struct FixedKeys(Vec<KeyRecord>);
+
+    #[async_trait]
+    impl NextKey for FixedKeys {
+        async fn next_key(
+            &self,
+            existing: &[KeyRecord],
+            now: UnixTime,
+        ) -> Result<KeyRecord, RotationError> {
+            let in_use = |kid: &str| {
+                existing
+                    .iter()
+                    .any(|k| k.kid == kid && k.status != KeyStatus::Retired)
+            };
+            let k = self.0.iter().find(|k| !in_use(&k.kid));
+            let k = k.ok_or_else(|| RotationError::NoNextKey("all in use".into()))?;
+            Ok(KeyRecord {
+                created_at: now,
+                ..k.clone()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_comes_round_again_whether_or_not_its_record_was_removed() {
+        let s = schedule();
+        let (a, b) = (
+            LocalNextKey(Algorithm::ES256)
+                .next_key(&[], 0)
+                .await
+                .unwrap(),
+            LocalNextKey(Algorithm::ES256)
+                .next_key(&[], 0)
+                .await
+                .unwrap(),
+        );
+        let source = FixedKeys(vec![a.clone(), b.clone()]);
+        let store = MemoryStore::new();
+        let mut t = 0;
+        rotate(&store, &source, &s, t, false).await.unwrap();
+        let active = |keys: Vec<KeyRecord>| {
+            keys.into_iter()
+                .find(|k| k.status == KeyStatus::Active)
+                .map(|k| k.kid)
+        };
+        let mut signed = vec![active(store.list_keys().await.unwrap()).unwrap()];
+        // Four rotations, each publishing the key that has just retired, whose record is
+        // still there: a, b, a, b, a sign in turn.
+        for _ in 0..4 {
+            let steps = rotate(&store, &source, &s, t, true).await.unwrap();
+            assert!(
+                matches!(steps.as_slice(), [Step::Published { .. }]),
+                "{steps:?}"
+            );
+            t += s.publish_lead;
+            rotate(&store, &source, &s, t, false).await.unwrap();
+            t += s.retire_lag;
+            let steps = rotate(&store, &source, &s, t, false).await.unwrap();
+            assert!(
+                matches!(steps.as_slice(), [Step::Retired { .. }]),
+                "{steps:?}"
+            );
+            signed.push(active(store.list_keys().await.unwrap()).unwrap());
+        }
+        assert_eq!(
+            signed,
+            [&a.kid, &b.kid, &a.kid, &b.kid, &a.kid].map(String::clone)
+        );
+        // A retired record removed before its key comes round: registered afresh.
+        t += s.publish_lead;
+        let steps = rotate(&store, &source, &s, t, true).await.unwrap();
+        assert!(
+            matches!(steps.as_slice(), [Step::Removed { kid }, Step::Published { kid: next }]
+                if *kid == b.kid && *next == b.kid),
+            "{steps:?}"
+        );
+        t += s.publish_lead;
+        rotate(&store, &source, &s, t, false).await.unwrap();
+        assert_eq!(
+            active(store.list_keys().await.unwrap()),
+            Some(b.kid.clone())
         );
     }
 

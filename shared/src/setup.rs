@@ -10,6 +10,7 @@ use crate::keys::{KeyError, KeyPolicy, KeyRing};
 use crate::signer::local::{LocalKey, LocalSignerFactory};
 use crate::signer::{SignError, SignerFactory};
 use crate::store::cache::ClientCache;
+use crate::store::list_cache;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{KeyChange, KeyRecord, KeyStatus, StoreError, Stores};
 
@@ -261,6 +262,7 @@ pub async fn build_app_for(
         Arc::clone(&clock),
         config.client_cache_ttl,
     );
+    let stores = &list_cache::cached_lists(stores, Arc::clone(&clock), config.client_cache_ttl);
     Ok(App::new(config, clock, clients, keys, stores, hook))
 }
 

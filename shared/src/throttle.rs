@@ -9,13 +9,21 @@
 //!   alone would let anyone lock a client out.
 //! - It does not tell whether a client exists: unknown and known ids count alike.
 //! - The key is a hash of the pair: neither a client id nor an address reaches the store.
+//!
+//! Once a pair is over the limit, the process remembers it until the window ends
+//! ([`Blocked`]) and answers its failures `429` from memory, without writing the counter
+//! again: a noisy pair costs the store one write per process, not one per request. The
+//! counter write itself is best effort (a single short attempt on DynamoDB).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use aws_lc_rs::digest;
 use bytes::Bytes;
 use http::Request;
 
+use crate::clock::UnixTime;
 use crate::domain::Client;
 use crate::http::{App, Site};
 use crate::oauth::client_auth::{self, Credentials};
@@ -25,6 +33,8 @@ use crate::oauth::{ErrorCode, OAuthError};
 pub const MAX_FAILURES: u32 = 10;
 /// The length of a counting window.
 pub const WINDOW_SECS: u64 = 300;
+/// Most pairs a process remembers as over the limit ([`Blocked`]).
+pub const MAX_BLOCKED: usize = 10_000;
 
 /// Where a request came from, set by the adapter that knows it (the local server's peer
 /// address; API Gateway's `requestContext.http.sourceIp`), never from a header a client
@@ -39,6 +49,44 @@ pub fn key(client_id: &str, source: Option<IpAddr>) -> String {
     ctx.update(b"\0");
     ctx.update(source.map(|a| a.to_string()).unwrap_or_default().as_bytes());
     crate::jwt::b64(ctx.finish().as_ref())
+}
+
+/// Pairs over the limit in this process, each until its window ends. At most
+/// [`MAX_BLOCKED`]: when full, expired pairs go first, then the one whose window ends
+/// soonest (a pair forgotten early only costs a counter write again).
+#[derive(Debug, Default)]
+pub struct Blocked(Mutex<HashMap<String, UnixTime>>);
+
+impl Blocked {
+    /// When the block on `key` ends, if it is blocked at `now`.
+    pub fn until(&self, key: &str, now: UnixTime) -> Option<UnixTime> {
+        let map = self.0.lock().ok()?;
+        map.get(key).copied().filter(|&end| end > now)
+    }
+
+    /// Blocks `key` until `end`.
+    pub fn block(&self, key: String, end: UnixTime, now: UnixTime) {
+        let Ok(mut map) = self.0.lock() else { return };
+        if map.len() >= MAX_BLOCKED && !map.contains_key(&key) {
+            map.retain(|_, &mut e| e > now);
+            if map.len() >= MAX_BLOCKED {
+                let soonest = map.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone());
+                if let Some(k) = soonest {
+                    map.remove(&k);
+                }
+            }
+        }
+        map.insert(key, end);
+    }
+
+    /// How many pairs are remembered, expired ones included until they are evicted.
+    pub fn len(&self) -> usize {
+        self.0.lock().map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Authenticates the client of `req`, counting a failure against its (client id, source
@@ -56,9 +104,13 @@ pub async fn authenticate(
         Err(e) => return Err(e),
     };
     let source = req.extensions().get::<SourceAddr>().map(|s| s.0);
+    let pair = key(&creds.client_id, source);
+    if let Some(end) = app.blocked.until(&pair, now) {
+        return Err(OAuthError::too_many_failures(end - now));
+    }
     let counted = app
         .auth_failures
-        .add_auth_failure(&key(&creds.client_id, source), now, WINDOW_SECS)
+        .add_auth_failure(&pair, now, WINDOW_SECS)
         .await;
     match counted {
         Ok((count, window_end)) if count > MAX_FAILURES => {
@@ -67,7 +119,9 @@ pub async fn authenticate(
                 client_id = %crate::oauth::shown(&creds.client_id),
                 source = %source.map(|a| a.to_string()).unwrap_or_default(),
                 failures = count,
+                until = window_end,
             );
+            app.blocked.block(pair, window_end, now);
             Err(OAuthError::too_many_failures(
                 window_end.saturating_sub(now).max(1),
             ))
@@ -94,5 +148,126 @@ mod tests {
         assert_eq!(key("c1", Some(a)), key("c1", Some(a)));
         assert!(!key("c1", Some(a)).contains("c1"));
         assert_eq!(key("c1", None).len(), 43);
+    }
+
+    #[test]
+    fn blocked_pairs_are_bounded_and_expired_ones_go_first() {
+        let b = Blocked::default();
+        for i in 0..MAX_BLOCKED {
+            b.block(format!("old{i}"), 100, 0);
+        }
+        assert_eq!(b.len(), MAX_BLOCKED);
+        assert_eq!(b.until("old1", 50), Some(100));
+        assert_eq!(b.until("old1", 100), None);
+        // Full, all expired: they all go.
+        b.block("new".into(), 500, 200);
+        assert_eq!(b.len(), 1);
+        for i in 1..MAX_BLOCKED {
+            b.block(format!("live{i}"), 1_000 + i as u64, 200);
+        }
+        // Full, none expired: the pair whose window ends soonest goes.
+        b.block("newest".into(), 2_000, 200);
+        assert_eq!(b.len(), MAX_BLOCKED);
+        assert_eq!(b.until("new", 200), None);
+        assert_eq!(b.until("live1", 200), Some(1_001));
+        assert_eq!(b.until("newest", 200), Some(2_000));
+    }
+
+    async fn try_secret(
+        app: &App,
+        req: &Request<Bytes>,
+        secret: String,
+        now: UnixTime,
+    ) -> Result<std::sync::Arc<Client>, OAuthError> {
+        let creds = Credentials {
+            method: crate::oauth::client_auth::Method::Post,
+            client_id: "public-id".into(),
+            proof: crate::oauth::client_auth::Proof::Secret(
+                crate::domain::ClientSecret::from_presented(secret),
+            ),
+        };
+        let site = app.site(req).unwrap();
+        authenticate(app, &site, req, &creds, now).await
+    }
+
+    /// Counts the failure writes that reach the store.
+    struct CountingFailures {
+        inner: crate::store::memory::MemoryStore,
+        writes: std::sync::atomic::AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl crate::store::AuthFailureStore for CountingFailures {
+        async fn add_auth_failure(
+            &self,
+            key: &str,
+            now: UnixTime,
+            window: u64,
+        ) -> Result<(u32, UnixTime), crate::store::StoreError> {
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.add_auth_failure(key, now, window).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pair_over_the_limit_is_answered_from_memory_until_its_window_ends() {
+        use std::sync::Arc;
+        use std::sync::atomic::Ordering::SeqCst;
+
+        use crate::clock::{Clock as _, ManualClock};
+        use crate::domain::ClientSecret;
+        use crate::store::ClientStore as _;
+
+        let memory = Arc::new(crate::store::memory::MemoryStore::new());
+        let failures = Arc::new(CountingFailures {
+            inner: crate::store::memory::MemoryStore::new(),
+            writes: Default::default(),
+        });
+        let stores = crate::store::Stores {
+            auth_failures: failures.clone(),
+            ..crate::store::Stores::from_one(memory.clone())
+        };
+        let secret = ClientSecret::generate();
+        let mut c = crate::store::contract::sample_client("public-id");
+        c.secrets[0].hash = secret.hash();
+        memory.create_client(&c).await.unwrap();
+        let config = crate::Config::from_lookup(|k| {
+            (k == "TOKENMINT_ISSUER").then(|| "https://issuer.example".into())
+        })
+        .unwrap();
+        let clock = Arc::new(ManualClock::new(1_000));
+        let app = crate::setup::build_app(Arc::new(config), &stores, clock.clone())
+            .await
+            .unwrap();
+        let mut req = Request::new(Bytes::new());
+        req.extensions_mut()
+            .insert(SourceAddr("192.0.2.7".parse().unwrap()));
+        let attempt = |secret: &str| try_secret(&app, &req, secret.to_owned(), clock.now());
+        let status = |r: Result<_, OAuthError>| r.err().map(|e| e.status().as_u16());
+        let retry_after = |e: &OAuthError| {
+            let r = e.to_response();
+            r.headers()["retry-after"].to_str().unwrap().to_owned()
+        };
+
+        for _ in 0..MAX_FAILURES {
+            assert_eq!(status(attempt("wrong").await), Some(401));
+        }
+        assert_eq!(status(attempt("wrong").await), Some(429));
+        assert_eq!(failures.writes.load(SeqCst), MAX_FAILURES + 1);
+        // Over the limit: answered from memory, no more writes, Retry-After counting down.
+        clock.advance(100);
+        for _ in 0..50 {
+            let e = attempt("wrong").await.unwrap_err();
+            assert_eq!(e.status().as_u16(), 429);
+            assert_eq!(retry_after(&e), (WINDOW_SECS - 100).to_string());
+        }
+        assert_eq!(failures.writes.load(SeqCst), MAX_FAILURES + 1);
+        // Valid credentials are never throttled.
+        assert!(attempt(secret.expose()).await.is_ok());
+        // The window over, the pair counts in the store again.
+        clock.advance(WINDOW_SECS - 100);
+        assert_eq!(status(attempt("wrong").await), Some(401));
+        assert_eq!(failures.writes.load(SeqCst), MAX_FAILURES + 2);
     }
 }

@@ -38,6 +38,9 @@ impl KeyStore for CountingKeys {
     async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
         self.inner.transition(changes).await
     }
+    async fn remove_retired_key(&self, kid: &str) -> Result<bool, StoreError> {
+        self.inner.remove_retired_key(kid).await
+    }
 }
 
 fn b64(bytes: &[u8]) -> String {

@@ -366,3 +366,81 @@ async fn jwks_fetch_failure_fails_closed() {
     r.assert_error(503, "temporarily_unavailable");
     assert_eq!(r.header("retry-after"), Some("1"));
 }
+
+/// Counts the reads of the trusted-issuer list and of the step-up rules that reach the store.
+struct CountingLists {
+    inner: tokenmint::store::Stores,
+    issuers: std::sync::atomic::AtomicU32,
+    rules: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl tokenmint::store::IssuerStore for CountingLists {
+    async fn put_issuer(
+        &self,
+        i: &tokenmint::domain::TrustedIssuer,
+    ) -> Result<(), tokenmint::store::StoreError> {
+        self.inner.issuers.put_issuer(i).await
+    }
+    async fn list_issuers(
+        &self,
+    ) -> Result<Vec<tokenmint::domain::TrustedIssuer>, tokenmint::store::StoreError> {
+        self.issuers
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.issuers.list_issuers().await
+    }
+    async fn remove_issuer(&self, i: &str) -> Result<bool, tokenmint::store::StoreError> {
+        self.inner.issuers.remove_issuer(i).await
+    }
+}
+
+#[async_trait::async_trait]
+impl tokenmint::store::ScopeRuleStore for CountingLists {
+    async fn put_scope_rule(
+        &self,
+        r: &tokenmint::domain::ScopeRule,
+    ) -> Result<(), tokenmint::store::StoreError> {
+        self.inner.scope_rules.put_scope_rule(r).await
+    }
+    async fn list_scope_rules(
+        &self,
+    ) -> Result<Vec<tokenmint::domain::ScopeRule>, tokenmint::store::StoreError> {
+        self.rules.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.scope_rules.list_scope_rules().await
+    }
+    async fn remove_scope_rule(&self, s: &str) -> Result<bool, tokenmint::store::StoreError> {
+        self.inner.scope_rules.remove_scope_rule(s).await
+    }
+}
+
+#[tokio::test]
+async fn exchanges_read_issuers_and_step_up_rules_once_per_cache_lifetime() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::SeqCst;
+
+    let sqlite = Arc::new(tokenmint::store::sqlite::SqliteStore::open_in_memory().unwrap());
+    let counting = Arc::new(CountingLists {
+        inner: tokenmint::store::Stores::from_one(sqlite),
+        issuers: Default::default(),
+        rules: Default::default(),
+    });
+    let mut stores = counting.inner.clone();
+    stores.issuers = counting.clone();
+    stores.scope_rules = counting.clone();
+    let s = Server::start_on(&[], Some(stores)).await;
+    let idp = Idp::start().await;
+    idp.trust_on(&s, |_| {}).await;
+    let api = exchanger(&s, "busy-api", "read:builds", |_| {}).await;
+    let reads = || (counting.issuers.load(SeqCst), counting.rules.load(SeqCst));
+    let before = reads();
+    for _ in 0..5 {
+        let r = exchange(&s, &api, &idp.token(json!({})), "&scope=read:builds").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    assert_eq!(reads(), (before.0 + 1, before.1 + 1));
+    // Once the cache lifetime (TOKENMINT_CLIENT_CACHE_TTL) has passed, each is read again.
+    s.clock.advance(s.config.client_cache_ttl);
+    let r = exchange(&s, &api, &idp.token(json!({})), "&scope=read:builds").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(reads(), (before.0 + 2, before.1 + 2));
+}

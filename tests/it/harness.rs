@@ -418,6 +418,10 @@ impl KeyStore for Flaky {
         self.check(&self.faults.keys)?;
         self.inner.keys.transition(changes).await
     }
+    async fn remove_retired_key(&self, kid: &str) -> Result<bool, StoreError> {
+        self.check(&self.faults.keys)?;
+        self.inner.keys.remove_retired_key(kid).await
+    }
 }
 
 #[async_trait::async_trait]

@@ -205,7 +205,7 @@ async fn refresh_re_checks_what_the_first_token_rested_on() {
         .await
         .assert_error(400, "invalid_grant");
 
-    // A step-up rule added later applies on refresh.
+    // A step-up rule added later applies on refresh, once the server's cached rules expire.
     let (_, rt) = fresh("&scope=update:builds").await;
     tokenmint::trust::set_scope_rule(
         s.stores.scope_rules.as_ref(),
@@ -215,17 +215,19 @@ async fn refresh_re_checks_what_the_first_token_rested_on() {
     )
     .await
     .unwrap();
+    s.clock.advance(s.config.client_cache_ttl);
     refresh(&s, &api, &rt, "")
         .await
         .assert_error(400, "invalid_grant");
 
-    // The upstream issuer no longer trusted: its families end.
+    // The upstream issuer no longer trusted: its families end (within the cache lifetime).
     let (_, rt) = fresh("&scope=read:builds").await;
     assert_eq!(refresh(&s, &api, &rt, "").await.status, 200);
     let (_, rt) = fresh("&scope=read:builds").await;
     tokenmint::trust::remove_issuer(s.stores.issuers.as_ref(), &idp.issuer)
         .await
         .unwrap();
+    s.clock.advance(s.config.client_cache_ttl);
     refresh(&s, &api, &rt, "")
         .await
         .assert_error(400, "invalid_grant");

@@ -75,6 +75,8 @@ async fn an_id_token_label_never_widens_the_subject_tokens_scope() {
         p.id_tokens = true;
     })
     .await;
+    // The server follows the new profile once its cached issuer list expires.
+    s.clock.advance(s.config.client_cache_ttl);
     let r = exchange_as(&s, &api, &untyped, ID_TOKEN, "").await;
     assert_eq!(r.json["scope"], "read:builds", "{}", r.text);
     exchange_as(&s, &api, &untyped, ID_TOKEN, "&scope=update:builds")

@@ -56,7 +56,8 @@ fn after_key_cache(s: &Server, secs: u64) {
     s.clock.advance(secs + s.config.key_cache_ttl);
 }
 
-pub(super) async fn drill(s: &Server) {
+/// A full rotation; returns the client, the old key and the new.
+pub(super) async fn drill(s: &Server) -> (Creds, String, String) {
     let c = long_lived_client(s).await;
     let schedule = Schedule::from_config(&s.config);
     let old_token = s.token(&c, "").await;
@@ -106,6 +107,8 @@ pub(super) async fn drill(s: &Server) {
     s.clock.advance(s.config.key_cache_ttl);
     assert!(!published(s).await.contains(&old));
     assert!(published(s).await.contains(new));
+    let new = new.clone();
+    (c, old, new)
 }
 
 #[tokio::test]
@@ -127,4 +130,51 @@ async fn rotation_drill_with_kms_keys_over_dynamodb() {
     ])
     .await;
     drill(&s).await;
+}
+
+/// In `kms` mode the configured keys take turns: the record of a retired key is removed, and
+/// the key is registered afresh from KMS when it comes round again.
+#[tokio::test]
+async fn a_kms_key_comes_round_again_after_its_record_is_removed() {
+    let first = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    let spare = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    let table = fresh_table().await;
+    let store = format!("dynamodb:{}", table.table());
+    let signer = format!("kms:{first}");
+    let s = Server::start_with(&[
+        ("TOKENMINT_STORE", &store),
+        ("TOKENMINT_SIGNER", &signer),
+        ("TOKENMINT_KMS_KEYS", &spare),
+    ])
+    .await;
+    let (c, old, new) = drill(&s).await;
+    let schedule = Schedule::from_config(&s.config);
+    after_key_cache(&s, schedule.publish_lead);
+    let steps = step(&s, true).await;
+    assert!(
+        matches!(steps.as_slice(), [Step::Removed { kid }, Step::Published { kid: next }]
+            if *kid == old && *next == old),
+        "{steps:?}"
+    );
+    let kids: Vec<String> = s
+        .stores
+        .keys
+        .list_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids.len(), 2, "{kids:?}");
+    after_key_cache(&s, schedule.publish_lead);
+    let steps = step(&s, false).await;
+    assert!(
+        matches!(steps.as_slice(), [Step::Promoted { .. }]),
+        "{steps:?}"
+    );
+    s.clock.advance(s.config.key_cache_ttl);
+    let token = s.token(&c, "").await;
+    assert_eq!(kid(&token), old, "the first KMS key signs again");
+    assert_eq!(s.verify_independently(&token, API).await["sub"], "svc");
+    assert!(published(&s).await.contains(&new));
 }

@@ -196,11 +196,15 @@ async fn authenticate_secret(
         |c| c.secret_matches(secret, now),
     );
     if !ok && lookup.cached {
-        // The cached record may predate a secret rotation: check once against the store.
-        client = clients.refresh(&id).await?;
-        ok = client
-            .as_deref()
-            .is_some_and(|c| c.secret_matches(secret, now));
+        // The cached record may predate a secret rotation: check against the store, at most
+        // once a second per client (store::cache::RECHECK_SECS), else the cached record decides.
+        let again = clients.recheck(&id).await?;
+        if !again.cached {
+            client = again.client;
+            ok = client
+                .as_deref()
+                .is_some_and(|c| c.secret_matches(secret, now));
+        }
     }
     match client {
         Some(c) if ok && !c.disabled => Ok(c),
@@ -269,5 +273,127 @@ mod tests {
         }
         let id_only = Form::parse(b"client_id=a").unwrap();
         assert!(credentials(&id_only, None).is_err());
+    }
+
+    /// Counts the client reads that reach the store.
+    struct CountingClients {
+        inner: crate::store::memory::MemoryStore,
+        reads: std::sync::atomic::AtomicU32,
+    }
+
+    impl CountingClients {
+        fn reads(&self) -> u32 {
+            self.reads.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl crate::store::ClientStore for CountingClients {
+        async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.get_client(id).await
+        }
+        async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+            self.inner.list_clients().await
+        }
+        async fn create_client(&self, c: &Client) -> Result<(), StoreError> {
+            self.inner.create_client(c).await
+        }
+        async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
+            self.inner.update_client(c).await
+        }
+    }
+
+    use std::sync::Arc;
+
+    use crate::clock::{Clock as _, ManualClock};
+    use crate::store::cache::RECHECK_SECS;
+    use crate::store::{ClientStore as _, StoreError};
+
+    /// A cached client with a known secret, its cache and the clock.
+    async fn cached_client() -> (
+        Arc<CountingClients>,
+        ClientCache,
+        Arc<ManualClock>,
+        Client,
+        ClientSecret,
+    ) {
+        let store = Arc::new(CountingClients {
+            inner: crate::store::memory::MemoryStore::new(),
+            reads: Default::default(),
+        });
+        let clock = Arc::new(ManualClock::new(1_000));
+        let cache = ClientCache::new(store.clone(), clock.clone(), 5);
+        let secret = ClientSecret::generate();
+        let mut c = crate::store::contract::sample_client("public-id");
+        c.secrets[0].hash = secret.hash();
+        store.create_client(&c).await.unwrap();
+        let ok = authenticate_secret("public-id", &secret, &cache, clock.now()).await;
+        assert!(ok.is_ok());
+        assert_eq!(store.reads(), 1);
+        (store, cache, clock, c, secret)
+    }
+
+    #[tokio::test]
+    async fn wrong_secrets_re_read_a_cached_client_at_most_once_a_second() {
+        let (store, cache, clock, _, _) = cached_client().await;
+        let wrong = ClientSecret::from_presented("not-the-secret".into());
+        for _ in 0..50 {
+            let e = authenticate_secret("public-id", &wrong, &cache, clock.now()).await;
+            assert_eq!(e.unwrap_err().code, crate::oauth::ErrorCode::InvalidClient);
+        }
+        // One read to cache the client, one re-read for the first mismatch; the other 49 are
+        // decided by the cached record.
+        assert_eq!(store.reads(), 2);
+        clock.advance(RECHECK_SECS);
+        for _ in 0..50 {
+            assert!(
+                authenticate_secret("public-id", &wrong, &cache, clock.now())
+                    .await
+                    .is_err()
+            );
+        }
+        assert_eq!(store.reads(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_rotated_secret_works_within_a_second_of_a_re_read() {
+        let (store, cache, clock, mut c, old) = cached_client().await;
+        let wrong = ClientSecret::from_presented("not-the-secret".into());
+        assert!(
+            authenticate_secret("public-id", &wrong, &cache, clock.now())
+                .await
+                .is_err()
+        );
+        // The secret rotates just after a re-read: within that second the cached record
+        // decides, so the new secret is refused (and the old one still works).
+        let new = ClientSecret::generate();
+        c.secrets[0].hash = new.hash();
+        c.version += 1;
+        store.update_client(&c).await.unwrap();
+        let now = clock.now();
+        assert!(
+            authenticate_secret("public-id", &new, &cache, now)
+                .await
+                .is_err()
+        );
+        assert!(
+            authenticate_secret("public-id", &old, &cache, now)
+                .await
+                .is_ok()
+        );
+        // A second later the mismatch re-reads the store, and the new secret works.
+        clock.advance(RECHECK_SECS);
+        let now = clock.now();
+        assert!(
+            authenticate_secret("public-id", &new, &cache, now)
+                .await
+                .is_ok()
+        );
+        assert!(
+            authenticate_secret("public-id", &old, &cache, now)
+                .await
+                .is_err()
+        );
     }
 }

@@ -3,7 +3,12 @@
 //!
 //! Entries live for `ttl` seconds (`TOKENMINT_CLIENT_CACHE_TTL`, default 5): disabling a client
 //! or removing a secret takes effect within that time. A secret that does not match a cached
-//! record is checked once more against a fresh read, so a newly rotated secret works at once.
+//! record is checked against a fresh read ([`ClientCache::recheck`]), but at most once per
+//! client per [`RECHECK_SECS`] in each process: a flood of wrong secrets for one (public)
+//! client id costs the store one read a second per container (besides the reload every
+//! `ttl`), not one per request, and the cached record decides in between. A newly rotated
+//! secret therefore works at once, or at most [`RECHECK_SECS`] (1 s) later when a re-read
+//! for that client has just run.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,11 +21,23 @@ use crate::domain::{Client, ClientId};
 /// callers present (only existing clients are cached, but stay safe regardless).
 const MAX_ENTRIES: usize = 10_000;
 
+/// The least time between two re-reads of one client after a secret mismatch.
+pub const RECHECK_SECS: u64 = 1;
+
 pub struct ClientCache {
     inner: Arc<dyn ClientStore>,
     clock: Arc<dyn Clock>,
     ttl: u64,
-    entries: Mutex<HashMap<ClientId, (UnixTime, Arc<Client>)>>,
+    entries: Mutex<HashMap<ClientId, Entry>>,
+}
+
+struct Entry {
+    /// When the record was read; it is served until `cached_at + ttl`.
+    cached_at: UnixTime,
+    /// When the store was last asked for this client after a mismatch ([`ClientCache::recheck`]),
+    /// a re-read in flight included.
+    rechecked_at: Option<UnixTime>,
+    client: Arc<Client>,
 }
 
 /// A client record and whether it came from the cache.
@@ -56,8 +73,41 @@ impl ClientCache {
         })
     }
 
+    /// After a secret did not match the cached record of `id`: a fresh read (`cached: false`)
+    /// unless such a re-read of `id` began less than [`RECHECK_SECS`] ago, in which case the
+    /// cached record stands (`cached: true`).
+    pub async fn recheck(&self, id: &ClientId) -> Result<Lookup, StoreError> {
+        let now = self.clock.now();
+        if let Ok(mut entries) = self.entries.lock() {
+            if let Some(e) = entries.get_mut(id) {
+                if e.rechecked_at
+                    .is_some_and(|t| now >= t && now - t < RECHECK_SECS)
+                {
+                    return Ok(Lookup {
+                        client: Some(Arc::clone(&e.client)),
+                        cached: true,
+                    });
+                }
+                // Claimed before the read, so concurrent mismatches do not all read.
+                e.rechecked_at = Some(now);
+            }
+        }
+        Ok(Lookup {
+            client: self.read(id, Some(now)).await?,
+            cached: false,
+        })
+    }
+
     /// Reads `id` from the store and caches the result.
     pub async fn refresh(&self, id: &ClientId) -> Result<Option<Arc<Client>>, StoreError> {
+        self.read(id, None).await
+    }
+
+    async fn read(
+        &self,
+        id: &ClientId,
+        rechecked_at: Option<UnixTime>,
+    ) -> Result<Option<Arc<Client>>, StoreError> {
         let client = self.inner.get_client(id).await?.map(Arc::new);
         if let Ok(mut entries) = self.entries.lock() {
             match &client {
@@ -65,7 +115,12 @@ impl ClientCache {
                     if entries.len() >= MAX_ENTRIES {
                         entries.clear();
                     }
-                    entries.insert(id.clone(), (self.clock.now(), Arc::clone(c)));
+                    let entry = Entry {
+                        cached_at: self.clock.now(),
+                        rechecked_at,
+                        client: Arc::clone(c),
+                    };
+                    entries.insert(id.clone(), entry);
                 }
                 _ => {
                     entries.remove(id);
@@ -77,8 +132,8 @@ impl ClientCache {
 
     fn cached(&self, id: &ClientId, now: UnixTime) -> Option<Arc<Client>> {
         let entries = self.entries.lock().ok()?;
-        let (at, client) = entries.get(id)?;
-        (now >= *at && now - at < self.ttl).then(|| Arc::clone(client))
+        let e = entries.get(id)?;
+        (now >= e.cached_at && now - e.cached_at < self.ttl).then(|| Arc::clone(&e.client))
     }
 }
 

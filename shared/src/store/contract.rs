@@ -260,6 +260,44 @@ async fn keys(s: &Stores) {
     assert_eq!(status(&a.kid, &keys), Some(KeyStatus::Retiring));
     assert_eq!(status(&b.kid, &keys), Some(KeyStatus::Active));
     assert_eq!(keys.len(), 2);
+    removing_retired_keys(s, &a, &b).await;
+}
+
+/// Only a retired record is removed; its key may then be stored again (a KMS key coming
+/// round as the next key).
+async fn removing_retired_keys(s: &Stores, retiring: &KeyRecord, active: &KeyRecord) {
+    let with = |k: &KeyRecord, status: KeyStatus| KeyRecord {
+        status,
+        ..k.clone()
+    };
+    let status =
+        |kid: &str, keys: &[KeyRecord]| keys.iter().find(|k| k.kid == kid).map(|k| k.status);
+    for k in [retiring, active] {
+        assert!(!s.keys.remove_retired_key(&k.kid).await.unwrap());
+    }
+    assert!(!s.keys.remove_retired_key("no-such-kid").await.unwrap());
+    assert_eq!(s.keys.list_keys().await.unwrap().len(), 2);
+    s.keys
+        .transition(&[KeyChange {
+            expected: Some(KeyStatus::Retiring),
+            record: with(retiring, KeyStatus::Retired),
+        }])
+        .await
+        .unwrap();
+    assert!(s.keys.remove_retired_key(&retiring.kid).await.unwrap());
+    assert!(!s.keys.remove_retired_key(&retiring.kid).await.unwrap());
+    let keys = s.keys.list_keys().await.unwrap();
+    assert_eq!(status(&retiring.kid, &keys), None);
+    assert_eq!(status(&active.kid, &keys), Some(KeyStatus::Active));
+    // Stored again as new, it is a record like any other.
+    let again = [KeyChange {
+        expected: None,
+        record: with(retiring, KeyStatus::Next),
+    }];
+    s.keys.transition(&again).await.unwrap();
+    let keys = s.keys.list_keys().await.unwrap();
+    assert_eq!(status(&retiring.kid, &keys), Some(KeyStatus::Next));
+    assert!(!s.keys.remove_retired_key(&retiring.kid).await.unwrap());
 }
 
 async fn revocations(s: &Stores) {

@@ -169,6 +169,14 @@ impl KeyStore for MemoryStore {
         }
         Ok(())
     }
+
+    async fn remove_retired_key(&self, kid: &str) -> Result<bool, StoreError> {
+        let mut s = self.state()?;
+        let before = s.keys.len();
+        s.keys
+            .retain(|k| !(k.kid == kid && k.status == KeyStatus::Retired));
+        Ok(s.keys.len() != before)
+    }
 }
 
 #[async_trait]

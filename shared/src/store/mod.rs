@@ -1,11 +1,13 @@
 //! Storage ports: one narrow trait per capability, so each endpoint depends on what it uses.
 //!
 //! Adapters: [`sqlite`] (the embedded default, safe for several processes on one file) and
-//! [`memory`] (unit tests only). [`cache`] decorates a client store for the hot path.
+//! [`memory`] (unit tests only). [`cache`] decorates a client store for the hot path, and
+//! [`list_cache`] the trusted-issuer and step-up-rule lists.
 
 pub mod cache;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
+pub mod list_cache;
 pub mod memory;
 pub mod sqlite;
 
@@ -173,6 +175,11 @@ pub trait KeyStore: Send + Sync {
     /// Applies every change or none (`Conflict` if any key's status is not as expected). A
     /// change that makes a key active also moves the active-key pointer to it.
     async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError>;
+    /// Deletes the record of `kid` if, and only if, its status is [`KeyStatus::Retired`]:
+    /// whether it did. A key in any other status, or none, is left as it is (`false`; an
+    /// earlier attempt of the same call may have deleted it). The key may be stored again
+    /// later as a new record (`expected: None`).
+    async fn remove_retired_key(&self, kid: &str) -> Result<bool, StoreError>;
 }
 
 /// Revoked token ids (RFC 7009).
@@ -216,7 +223,8 @@ pub trait DelegationStore: Send + Sync {
 pub trait IssuerStore: Send + Sync {
     /// Stores `issuer`, replacing the profile with the same `issuer` value.
     async fn put_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError>;
-    /// Every trusted issuer, read consistently: one read whatever a token claims.
+    /// Every trusted issuer, read consistently: one read whatever a token claims. (The
+    /// endpoints read it through [`list_cache`].)
     async fn list_issuers(&self) -> Result<Vec<TrustedIssuer>, StoreError>;
     /// Removes the profile of `issuer`; whether there was one.
     async fn remove_issuer(&self, issuer: &str) -> Result<bool, StoreError>;
@@ -227,7 +235,7 @@ pub trait IssuerStore: Send + Sync {
 pub trait ScopeRuleStore: Send + Sync {
     /// Stores `rule`, replacing the rule for the same scope.
     async fn put_scope_rule(&self, rule: &ScopeRule) -> Result<(), StoreError>;
-    /// Every rule, read consistently.
+    /// Every rule, read consistently. (The endpoints read it through [`list_cache`].)
     async fn list_scope_rules(&self) -> Result<Vec<ScopeRule>, StoreError>;
     /// Removes the rule for `scope`; whether there was one.
     async fn remove_scope_rule(&self, scope: &str) -> Result<bool, StoreError>;

@@ -1,8 +1,16 @@
 //! Failed client authentications in DynamoDB (see [`crate::throttle`]): one item per key,
 //! `AUTHFAIL#<key>` / `AUTHFAIL`, with `count`, `window_end` and `ttl` = `window_end`. Used
 //! client-assertion ids: `ASSERTION#<key>` / `ASSERTION`, with `until` and `ttl` = `until`.
+//!
+//! The counter's writes are best effort: one attempt of at most [`COUNTER_ATTEMPT`] each,
+//! never retried by the SDK, so a throttled or slow table never holds a request that is
+//! failing anyway for seconds of retries (the answer is a refusal whether or not it counts).
+
+use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::schema::{PK, SK, TTL};
@@ -12,8 +20,24 @@ use crate::store::{AssertionIdStore, AuthFailureStore, StoreError};
 
 const SK_VALUE: &str = "AUTHFAIL";
 
+/// The longest a counter write may take, connecting included.
+pub const COUNTER_ATTEMPT: Duration = Duration::from_secs(1);
+
 fn key_of(key: &str) -> String {
     format!("AUTHFAIL#{key}")
+}
+
+/// The per-operation configuration of the counter's writes: one attempt, [`COUNTER_ATTEMPT`].
+fn best_effort() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::default()
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(COUNTER_ATTEMPT)
+                .operation_attempt_timeout(COUNTER_ATTEMPT)
+                .operation_timeout(COUNTER_ATTEMPT)
+                .build(),
+        )
 }
 
 #[async_trait]
@@ -40,6 +64,8 @@ impl AuthFailureStore for DynamoStore {
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":now", n(now))
                 .return_values(ReturnValue::AllNew)
+                .customize()
+                .config_override(best_effort())
                 .send()
                 .await;
             match counted {
@@ -67,6 +93,8 @@ impl AuthFailureStore for DynamoStore {
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#window_end", "window_end")
                 .expression_attribute_values(":now", n(now))
+                .customize()
+                .config_override(best_effort())
                 .send()
                 .await;
             match opened {
@@ -115,6 +143,92 @@ impl AssertionIdStore for DynamoStore {
                 Ok(false)
             }
             Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+    use std::time::Instant;
+
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+    use super::*;
+
+    /// A DynamoDB endpoint that counts requests and answers each with a `500` (which the SDK
+    /// retries) or never answers at all.
+    fn failing_endpoint(answer: bool) -> (String, Arc<AtomicU32>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicU32::new(0));
+        let count = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let (Ok(mut conn), count) = (conn, Arc::clone(&count)) else {
+                    return;
+                };
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    if conn.read(&mut buf).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    count.fetch_add(1, SeqCst);
+                    if !answer {
+                        std::thread::sleep(std::time::Duration::from_secs(10));
+                        return;
+                    }
+                    let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"stub"}"#;
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/x-amz-json-1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
+            }
+        });
+        (url, requests)
+    }
+
+    /// A client configured as [`crate::setup::aws`] configures every function's: standard
+    /// retries (3 attempts), 1 s per attempt, 3 s in all.
+    fn client(url: &str) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .endpoint_url(url)
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(1))
+                    .operation_attempt_timeout(Duration::from_secs(1))
+                    .operation_timeout(Duration::from_secs(3))
+                    .build(),
+            )
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    #[tokio::test]
+    async fn a_failing_counter_write_is_one_short_attempt() {
+        for answer in [true, false] {
+            let (url, requests) = failing_endpoint(answer);
+            let store = DynamoStore::new(client(&url), "t");
+            let started = Instant::now();
+            let counted = store.add_auth_failure("k", 1_000, 300).await;
+            let took = started.elapsed();
+            assert!(
+                matches!(counted, Err(StoreError::Unavailable(_))),
+                "{counted:?}"
+            );
+            assert_eq!(requests.load(SeqCst), 1, "answer: {answer}");
+            assert!(
+                took < COUNTER_ATTEMPT + Duration::from_millis(400),
+                "answer: {answer}, took {took:?}"
+            );
         }
     }
 }

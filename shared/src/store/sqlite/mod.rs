@@ -293,6 +293,19 @@ impl KeyStore for SqliteStore {
         })
         .await
     }
+
+    async fn remove_retired_key(&self, kid: &str) -> Result<bool, StoreError> {
+        let kid = kid.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM signing_keys WHERE kid = ?1 AND status = 'retired'",
+                [&kid],
+            )
+            .map(|deleted| deleted > 0)
+            .map_err(unavailable)
+        })
+        .await
+    }
 }
 
 #[async_trait]

@@ -1,0 +1,161 @@
+//! Signing keys in DynamoDB: `KEYS` / `KEY#<kid>` per key (`doc`, `status`) and the
+//! active-key pointer `KEYS` / `ACTIVE` (`kid`), all in one partition read with one consistent
+//! `Query`.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+use super::schema::{PK, SK};
+use super::{DynamoStore, decode, encode, get_s, query_docs, s, unavailable};
+use crate::store::{KeyChange, KeyRecord, KeyStatus, KeyStore, StoreError};
+
+const KEYS_PK: &str = "KEYS";
+const ACTIVE_SK: &str = "ACTIVE";
+
+#[async_trait]
+impl KeyStore for DynamoStore {
+    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(KEYS_PK))
+            .expression_attribute_values(":prefix", s("KEY#"))
+            .consistent_read(true);
+        let mut out: Vec<KeyRecord> = query_docs(query).await?;
+        out.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+        Ok(out)
+    }
+
+    async fn init_active_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
+        let mut key = key.clone();
+        key.status = KeyStatus::Active;
+        let build = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
+            p.build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let pointer = build(
+            Put::builder()
+                .table_name(&self.table)
+                .item(PK, s(KEYS_PK))
+                .item(SK, s(ACTIVE_SK))
+                .item("kid", s(&key.kid))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
+        )?;
+        let record = build(
+            Put::builder()
+                .table_name(&self.table)
+                .item(PK, s(KEYS_PK))
+                .item(SK, s(format!("KEY#{}", key.kid)))
+                .item("status", s("active"))
+                .item("doc", s(encode(&key)?))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK),
+        )?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(pointer).build())
+            .transact_items(TransactWriteItem::builder().put(record).build())
+            .send()
+            .await;
+        if let Err(e) = result {
+            let cancelled = e
+                .as_service_error()
+                .is_some_and(|s| s.is_transaction_canceled_exception());
+            if !cancelled {
+                return Err(unavailable(e));
+            }
+        }
+        // Whether we won or lost (or an SDK retry of our own success was cancelled), the
+        // pointer now names the one active key.
+        let pointer = self
+            .get(KEYS_PK.to_owned(), ACTIVE_SK)
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("the active-key pointer is missing".into()))?;
+        let kid = get_s(&pointer, "kid")?.to_owned();
+        let item = self
+            .get(KEYS_PK.to_owned(), &format!("KEY#{kid}"))
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("active key {kid} has no record")))?;
+        decode(&item)
+    }
+
+    async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
+        let built = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
+            p.build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let mut request = self.client.transact_write_items();
+        for ch in changes {
+            let mut put = Put::builder()
+                .table_name(&self.table)
+                .item(PK, s(KEYS_PK))
+                .item(SK, s(format!("KEY#{}", ch.record.kid)))
+                .item("status", s(ch.record.status.as_str()))
+                .item("doc", s(encode(&ch.record)?));
+            put = match ch.expected {
+                None => put
+                    .condition_expression("attribute_not_exists(#pk)")
+                    .expression_attribute_names("#pk", PK),
+                Some(status) => put
+                    .condition_expression("#status = :expected")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":expected", s(status.as_str())),
+            };
+            request = request.transact_items(TransactWriteItem::builder().put(built(put)?).build());
+            if ch.record.status == KeyStatus::Active {
+                let pointer = Put::builder()
+                    .table_name(&self.table)
+                    .item(PK, s(KEYS_PK))
+                    .item(SK, s(ACTIVE_SK))
+                    .item("kid", s(&ch.record.kid));
+                request = request
+                    .transact_items(TransactWriteItem::builder().put(built(pointer)?).build());
+            }
+        }
+        // The SDK gives every TransactWriteItems call an idempotency token, so its own retry
+        // of a transaction that succeeded succeeds again instead of failing its conditions.
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Err(StoreError::Conflict(
+                    "a signing key changed concurrently".into(),
+                ))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn remove_retired_key(&self, kid: &str) -> Result<bool, StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(KEYS_PK))
+            .key(SK, s(format!("KEY#{kid}")))
+            .condition_expression("#status = :retired")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":retired", s(KeyStatus::Retired.as_str()))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(true),
+            // Not retired, or not there (an SDK retry of a delete that succeeded).
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
