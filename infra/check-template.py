@@ -75,6 +75,7 @@ def main():
         ("the table and the keys are retained and protected", lambda: retention(template)),
         ("no circular dependency after the SAM transform", lambda: no_cycles(template)),
         ("key policies: only the token role signs or decrypts", lambda: key_policies(template)),
+        ("only the token and rotate functions write signing keys", lambda: key_writers(template)),
         ("routes are throttled, functions have reserved concurrency", lambda: limits(template)),
         ("duration parameters are constrained", lambda: duration_parameters(template)),
         ("parameter extremes against the configuration check", lambda: extremes(template, binary)),
@@ -321,6 +322,49 @@ def function_roles(template):
             if event.get("Type") == "Schedule":
                 roles["rotate"] = role
     return roles
+
+
+# --- 4b. who writes keys ----------------------------------------------------------------
+
+TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem", "dynamodb:TransactWriteItems", "dynamodb:*", "*"}
+
+
+def key_writers(template):
+    """No function but token and rotate may write the KEYS partition (a record a verifying
+    function wrote would be published), nor Encrypt under the wrapping key."""
+    problems, notes = [], []
+    writers = {"TokenFunction", "RotateFunction"}
+    for name, fn in resources(template, "AWS::Serverless::Function"):
+        for policy in fn["Properties"].get("Policies", []) or []:
+            statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+            for st in statements:
+                if st.get("Effect") != "Allow":
+                    continue
+                actions = st.get("Action", [])
+                actions = [actions] if isinstance(actions, str) else actions
+                if any(a in TABLE_WRITES for a in actions) and reaches_keys(st):
+                    (notes if name in writers else problems).append(
+                        f"{name}: {st.get('Sid', '?')} may write KEYS")
+                if any(a in ("kms:Encrypt", "kms:*", "*") for a in actions) and name not in writers:
+                    problems.append(f"{name}: {st.get('Sid', '?')} may kms:Encrypt")
+    if not any("TokenFunction" in n for n in notes):
+        problems.append("the token function cannot seed the key registry")
+    return problems, notes
+
+
+def reaches_keys(statement):
+    """Whether a DynamoDB statement's LeadingKeys condition lets it touch the KEYS partition."""
+    condition = statement.get("Condition") or {}
+    for op, clause in condition.items():
+        keys = clause.get("dynamodb:LeadingKeys") if isinstance(clause, dict) else None
+        if keys is None:
+            continue
+        keys = [keys] if isinstance(keys, str) else keys
+        if "StringLike" in op:
+            return any(fnmatch.fnmatchcase("KEYS", k) for k in keys)
+        return "KEYS" in keys
+    return True
 
 
 # --- 5. limits ---------------------------------------------------------------------------

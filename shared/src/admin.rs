@@ -181,6 +181,12 @@ fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client
                     .into(),
             ));
         }
+        if crate::trust::RESERVED_MAPPING_TARGETS.contains(&attr.name.as_str()) {
+            return Err(invalid(format!(
+                "the attribute name {} is a claim tokenmint issues and reads itself",
+                attr.name
+            )));
+        }
         // `name=value@scope`: a scope the client cannot have is more likely part of the value
         // (an e-mail address) than a condition that can never hold; refuse rather than guess.
         if let Some(sc) = attr.scope.as_deref().filter(|sc| !scopes.contains(sc)) {

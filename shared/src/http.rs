@@ -105,6 +105,23 @@ impl Site {
 #[derive(Debug, Clone)]
 pub struct RequestIssuer(pub Issuer);
 
+/// Set by a handler as it starts a write that must not be cut off halfway (a refresh-token
+/// rotation: cut after DynamoDB applied it, the client's retry would read as reuse and revoke
+/// the family). Once set, the request deadline lets the request finish; the write itself is
+/// bounded by the store's own timeouts.
+#[derive(Debug, Clone, Default)]
+pub struct Committing(Arc<std::sync::atomic::AtomicBool>);
+
+impl Committing {
+    pub fn start(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn started(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// Which endpoint a request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
@@ -173,7 +190,7 @@ impl App {
     }
 
     /// Answers one request. Never panics on input and never answers 500 for bad input.
-    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+    pub async fn handle(&self, mut req: Request<Bytes>) -> Response<Bytes> {
         let Some(site) = self.site(&req) else {
             let e = OAuthError::server_error(
                 "no issuer: TOKENMINT_ISSUER is empty and the request carries none",
@@ -184,6 +201,9 @@ impl App {
         let Some(endpoint) = site.route(req.uri().path()) else {
             return self.not_found();
         };
+        let committing = Committing::default();
+        req.extensions_mut().insert(committing.clone());
+        let req = req;
         let work = async {
             match endpoint {
                 Endpoint::Token => token::handle(self, &site, &req).await,
@@ -201,17 +221,21 @@ impl App {
         };
         // One deadline for the whole request, whatever its dependencies' own timeouts add up
         // to: answered 503 with Retry-After rather than cut off by the function's timeout.
-        // What is dropped here has written nothing it cannot repeat (a token is signed
-        // before its refresh rotation is stored; revocations are idempotent).
+        // What is dropped here has written nothing it cannot repeat (revocations are
+        // idempotent; a refresh token issued with a token the client never received is never
+        // presented); a refresh rotation under way is let finish (`Committing`).
         let deadline = std::time::Duration::from_secs(self.config.request_deadline);
-        let result = tokio::time::timeout(deadline, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(OAuthError::unavailable(format!(
+        tokio::pin!(work);
+        let result = tokio::select! {
+            r = &mut work => r,
+            () = tokio::time::sleep(deadline) => match committing.started() {
+                true => work.await,
+                false => Err(OAuthError::unavailable(format!(
                     "the request did not finish within TOKENMINT_REQUEST_DEADLINE ({}s)",
                     self.config.request_deadline
-                )))
-            });
+                ))),
+            },
+        };
         result.unwrap_or_else(|e| {
             log_error(endpoint, &e);
             e.to_response()

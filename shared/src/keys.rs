@@ -120,8 +120,20 @@ impl KeyPolicy {
         Ok(())
     }
 
+    /// Whether `r` holds material of a kind this deployment ever writes: a plaintext key only
+    /// where plaintext keys are allowed. Every published record must pass it.
+    pub fn check_kind(&self, r: &KeyRecord) -> Result<(), String> {
+        match (&r.material, self.local) {
+            (KeyMaterial::Local { .. }, false) => Err(format!(
+                "key {} is a plaintext key, which this deployment never writes",
+                r.kid
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether `r` is of the kind, and under the KMS key, this deployment signs with: only then
-    /// is it published, trusted or used to sign.
+    /// does it sign.
     pub fn check_signing(&self, r: &KeyRecord) -> Result<(), String> {
         let ok = match &r.material {
             KeyMaterial::Local { .. } => self.local,
@@ -327,8 +339,13 @@ impl KeyRing {
             .min();
         for r in records.iter().filter(|r| r.status.is_published()) {
             // A record this deployment would never have written is neither published nor
-            // trusted, in a process that verifies as in one that signs.
-            let trusted = KeyPolicy::check_published(r).and_then(|()| self.policy.check_signing(r));
+            // trusted, in a process that verifies as in one that signs. The one that signs
+            // must also be under a KMS key configured now; a retiring one may be under a key
+            // since taken out of the configuration (its tokens still live).
+            let trusted = KeyPolicy::check_published(r).and_then(|()| match r.status {
+                KeyStatus::Active => self.policy.check_signing(r),
+                _ => self.policy.check_kind(r),
+            });
             if let Err(why) = trusted {
                 crate::audit!("signing_key_refused", kid = %crate::oauth::shown(&r.kid), reason = %why);
                 if r.status == KeyStatus::Active {

@@ -917,6 +917,24 @@ fn mapped_claims_never_take_names_tokenmint_issues() {
     let listed = run(&d, &["issuer", "list", "--json"]);
     assert_eq!(json(&listed), serde_json::json!([]), "nothing stored");
     assert!(add("tenant=tenant").status.success());
+    // Nor may a client attribute take them.
+    let o = run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "x",
+            "--scope",
+            "a",
+            "--audience",
+            "https://a.example",
+            "--hook",
+            "--attr",
+            "idp=https://evil.example",
+        ],
+    );
+    assert_one_sentence_error(&o, "tokenmint issues and reads itself");
     // --id-tokens needs a ceiling to grant.
     let o = run(
         &d,

@@ -13,7 +13,7 @@ use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
 use crate::audit;
 use crate::domain::{AccessTokenClaims, Client, GrantType};
-use crate::http::{App, Site};
+use crate::http::{App, Committing, Site};
 use crate::jwt::mint::{self, MintError};
 use crate::keys::KeyError;
 use crate::signer::SignError;
@@ -68,7 +68,8 @@ pub async fn handle(
             format!("this client may not use the {} grant", grant.as_str()),
         ));
     }
-    issue(app, site, &client, form, grant, now)
+    let committing = req.extensions().get::<Committing>().cloned();
+    issue(app, site, &client, form, grant, now, committing)
         .await
         .map_err(|e| {
             if e.status().is_server_error() {
@@ -92,6 +93,7 @@ async fn issue(
     form: &Form,
     grant: GrantType,
     now: u64,
+    committing: Option<Committing>,
 ) -> Result<Response<Bytes>, OAuthError> {
     let jti = new_jti()?;
     let mut d = match grant {
@@ -154,6 +156,9 @@ async fn issue(
     let token = sign(app, &d.claims).await?;
     let refresh = match (&d.redemption, fresh) {
         (Some(r), _) => {
+            if let Some(c) = &committing {
+                c.start();
+            }
             refresh_token::commit(app, r, now).await?;
             Some(r.next_token.clone())
         }

@@ -84,7 +84,6 @@ pub const PERMANENT_KMS_ERRORS: &[&str] = &[
     "NotFoundException",
     "InvalidKeyUsageException",
     "IncorrectKeyException",
-    "KeyUnavailableException",
 ];
 
 /// A failed KMS call: [`SignError::Refused`] for a permanent state, with a `signing_refused`

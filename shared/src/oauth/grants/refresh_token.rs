@@ -76,8 +76,10 @@ pub async fn redeem(
     claims.jti = jti;
     claims.iat = now;
     claims.nbf = now;
+    // Within the caps in force now, too: a refreshed token is signed by today's key, which is
+    // published only as long as today's longest lifetime.
     claims.exp = now
-        .saturating_add(length)
+        .saturating_add(length.min(app.config.longest_token_ttl()))
         .min(presented.expires_at)
         .min(delegations_end);
     claims.scope = narrowed.to_string();

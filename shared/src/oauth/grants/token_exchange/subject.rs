@@ -257,7 +257,13 @@ pub fn upstream_subject(
         format!("{namespace}idp"),
         Value::from(profile.issuer.clone()),
     );
-    for m in &profile.claim_map {
+    // A profile stored before mapping targets were checked may still name one tokenmint
+    // issues itself: such a mapping is skipped, never applied.
+    let mappings = profile
+        .claim_map
+        .iter()
+        .filter(|m| !crate::trust::RESERVED_MAPPING_TARGETS.contains(&m.to.as_str()));
+    for m in mappings {
         if let Some(v) = c.get(&m.from) {
             if v.to_string().len() > MAX_MAPPED_CLAIM_BYTES {
                 return Err(format!("claim {} is too large to map", m.from));
@@ -333,14 +339,26 @@ fn strings(v: Option<&Value>, name: &str) -> Result<Option<Vec<String>>, String>
     }
 }
 
+/// The token's scope: the profile's claim, and the other one too when it is present (a token
+/// carrying both is granted what both allow): a scope claim that is present is never
+/// ignored, whatever the profile expects. `scope` is a space-separated string (RFC 8693 §4.2),
+/// `scp` a string or an array.
 fn scope_of(claim: ScopeClaim, c: &Map<String, Value>) -> Result<Option<ScopeSet>, String> {
-    let joined = match claim {
-        ScopeClaim::Scope => optional_string(c.get("scope"), "scope")?,
-        ScopeClaim::Scp => strings(c.get("scp"), "scp")?.map(|v| v.join(" ")),
+    let parse = |s: String| ScopeSet::parse(&s).map_err(|e| e.to_string());
+    let scope = optional_string(c.get("scope"), "scope")?
+        .map(parse)
+        .transpose()?;
+    let scp = strings(c.get("scp"), "scp")?
+        .map(|v| parse(v.join(" ")))
+        .transpose()?;
+    let (expected, other) = match claim {
+        ScopeClaim::Scope => (scope, scp),
+        ScopeClaim::Scp => (scp, scope),
     };
-    joined
-        .map(|s| ScopeSet::parse(&s).map_err(|e| e.to_string()))
-        .transpose()
+    Ok(match (expected, other) {
+        (Some(a), Some(b)) => Some(a.intersection(&b)),
+        (a, b) => a.or(b),
+    })
 }
 
 #[cfg(test)]
@@ -484,17 +502,26 @@ mod tests {
     fn scp_arrays() {
         let mut p = profile();
         p.scope_claim = ScopeClaim::Scp;
-        let s = upstream_subject(
-            &p,
-            claims(json!({"scp": ["read", "admin"]})),
-            1500,
-            30,
-            NS,
-            false,
-        )
-        .unwrap();
+        let mut scp_array = claims(json!({"scp": ["read", "admin"]}));
+        scp_array.remove("scope");
+        let s = upstream_subject(&p, scp_array, 1500, 30, NS, false).unwrap();
         assert_eq!(s.scope.unwrap().to_string(), "admin read");
-        let s = upstream_subject(&p, claims(json!({})), 1500, 30, NS, false).unwrap();
+        let mut none = claims(json!({}));
+        none.remove("scope");
+        let s = upstream_subject(&p, none, 1500, 30, NS, false).unwrap();
         assert!(s.scope.is_none());
+        // The claim the profile does not expect is never ignored: alone it is the scope,
+        // beside the expected one it narrows it.
+        let s = upstream_subject(&p, claims(json!({})), 1500, 30, NS, false).unwrap();
+        assert_eq!(s.scope.unwrap().to_string(), "read write");
+        let s = upstream_subject(&p, claims(json!({"scp": "read"})), 1500, 30, NS, false).unwrap();
+        assert_eq!(s.scope.unwrap().to_string(), "read");
+        p.scope_claim = ScopeClaim::Scope;
+        p.id_tokens = true;
+        p.max_scope = Some(ScopeSet::parse("read write admin").unwrap());
+        let mut scp_only = claims(json!({"scp": ["read"]}));
+        scp_only.remove("scope");
+        let s = upstream_subject(&p, scp_only, 1500, 30, NS, false).unwrap();
+        assert_eq!(s.grantable().unwrap().to_string(), "read");
     }
 }
