@@ -181,7 +181,7 @@ fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client
                     .into(),
             ));
         }
-        if crate::trust::RESERVED_MAPPING_TARGETS.contains(&attr.name.as_str()) {
+        if crate::domain::RESERVED_NAMESPACED_CLAIMS.contains(&attr.name.as_str()) {
             return Err(invalid(format!(
                 "the attribute name {} is a claim tokenmint issues and reads itself",
                 attr.name

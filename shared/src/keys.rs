@@ -347,7 +347,7 @@ impl KeyRing {
                 _ => self.policy.check_kind(r),
             });
             if let Err(why) = trusted {
-                crate::audit!("signing_key_refused", kid = %crate::oauth::shown(&r.kid), reason = %why);
+                crate::audit!("signing_key_refused", kid = ?r.kid, reason = %why);
                 if r.status == KeyStatus::Active {
                     refused = Some(why);
                 }

@@ -4,7 +4,9 @@
 use crate::admin::AdminError;
 use crate::clock::UnixTime;
 use crate::config::Config;
-use crate::domain::{ClaimMapping, Scope, ScopeRule, ScopeSet, TrustedIssuer, TypRule};
+use crate::domain::{
+    ClaimMapping, RESERVED_NAMESPACED_CLAIMS, Scope, ScopeRule, ScopeSet, TrustedIssuer, TypRule,
+};
 use crate::store::{IssuerStore, ScopeRuleStore};
 
 /// What an operator asks for when trusting an issuer.
@@ -24,11 +26,6 @@ pub struct NewIssuer {
     /// `from=to` claim mappings.
     pub map_claims: Vec<String>,
 }
-
-/// Names under the claims namespace that tokenmint itself issues or reads: the upstream
-/// issuer of a chain (`idp`, which refresh families read back) and the user a client acts for
-/// through a delegation (`user_id`, from the default hook). A mapped claim may never take them.
-pub const RESERVED_MAPPING_TARGETS: &[&str] = &["idp", crate::hook::in_process::USER_ID_PARAMETER];
 
 /// The longest subject prefix.
 pub const MAX_PREFIX_BYTES: usize = 64;
@@ -93,7 +90,7 @@ pub async fn add_issuer(
     let mut claim_map = Vec::new();
     for m in &spec.map_claims {
         let m = m.parse::<ClaimMapping>().map_err(invalid)?;
-        if RESERVED_MAPPING_TARGETS.contains(&m.to.as_str()) {
+        if RESERVED_NAMESPACED_CLAIMS.contains(&m.to.as_str()) {
             return Err(invalid(format!(
                 "--map-claim {}={}: tokenmint issues and reads the claim {:?} itself; map to \
                  another name",
@@ -231,6 +228,11 @@ mod tests {
             subject_prefix: prefix.map(String::from),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_default_hooks_claim_is_reserved() {
+        assert!(RESERVED_NAMESPACED_CLAIMS.contains(&crate::hook::in_process::USER_ID_PARAMETER));
     }
 
     #[tokio::test]

@@ -113,6 +113,12 @@ impl FromStr for ScopeClaim {
     }
 }
 
+/// Names under the claims namespace that tokenmint itself issues or reads: the upstream
+/// issuer of a chain (`idp`, which refresh families read back) and the user a client acts for
+/// through a delegation (`user_id`, the default hook's `USER_ID_PARAMETER`). Neither a mapped
+/// upstream claim nor a client attribute may take them.
+pub const RESERVED_NAMESPACED_CLAIMS: &[&str] = &["idp", "user_id"];
+
 /// `from=to`: the upstream claim `from` is issued as `<namespace>to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimMapping {

@@ -18,7 +18,7 @@ pub use client::{
     SecretEntry,
 };
 pub use delegation::Delegation;
-pub use issuer::{ClaimMapping, ScopeClaim, TrustedIssuer, TypRule};
+pub use issuer::{ClaimMapping, RESERVED_NAMESPACED_CLAIMS, ScopeClaim, TrustedIssuer, TypRule};
 pub use principal::{InvalidPrincipal, MAX_SUBJECT_BYTES, Principal, UserSub};
 pub use refresh::{RefreshRecord, ScopeRule};
 pub use scope::{InvalidScope, Scope, ScopeSet};

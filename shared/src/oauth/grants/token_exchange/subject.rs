@@ -262,7 +262,7 @@ pub fn upstream_subject(
     let mappings = profile
         .claim_map
         .iter()
-        .filter(|m| !crate::trust::RESERVED_MAPPING_TARGETS.contains(&m.to.as_str()));
+        .filter(|m| !crate::domain::RESERVED_NAMESPACED_CLAIMS.contains(&m.to.as_str()));
     for m in mappings {
         if let Some(v) = c.get(&m.from) {
             if v.to_string().len() > MAX_MAPPED_CLAIM_BYTES {
