@@ -7,9 +7,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokenmint::domain::AccessTokenClaims;
+use tokenmint::domain::Algorithm;
 use tokenmint::jwt::mint;
+use tokenmint::signer::Signer;
 use tokenmint::signer::local::LocalKey;
-use tokenmint::signer::{Algorithm, Signer};
 
 fn claims() -> AccessTokenClaims {
     AccessTokenClaims {

@@ -25,7 +25,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::signer::Algorithm;
+use crate::domain::Algorithm;
 
 /// The largest `TOKENMINT_MAX_TTL` accepted: 30 days.
 pub const MAX_TTL_CEILING: u64 = crate::domain::MAX_CHAIN_TTL;

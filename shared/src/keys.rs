@@ -13,9 +13,11 @@ use bytes::Bytes;
 
 use crate::clock::{Clock, UnixTime};
 use crate::config::{Config, SignerConfig};
-use crate::jwt::{Jwks, VerifyingKey, mint};
+use crate::domain::Jwks;
+use crate::domain::{KeyMaterial, KeyRecord, KeyStatus};
+use crate::jwt::{VerifyingKey, mint};
 use crate::signer::{SignError, Signer, SignerFactory};
-use crate::store::{KeyMaterial, KeyRecord, KeyStatus, KeyStore, StoreError};
+use crate::store::{KeyStore, StoreError};
 
 /// Minimum seconds between re-reads triggered by unknown key ids.
 pub const UNKNOWN_KID_REFRESH_SECS: u64 = 5;
@@ -404,7 +406,7 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signer::Algorithm;
+    use crate::domain::Algorithm;
     use crate::signer::local::LocalKey;
 
     fn record(material: KeyMaterial) -> KeyRecord {

@@ -11,6 +11,8 @@
 
 pub mod admin;
 pub mod audit;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -15,14 +15,15 @@ use proptest::sample::{Index, select};
 use serde_json::json;
 
 use crate::clock::UnixTime;
+use crate::domain::Algorithm;
 use crate::domain::{AccessTokenClaims, Scope, ScopeSet};
 use crate::jwt::der::{ecdsa_der_to_jose, ecdsa_jose_to_der};
 use crate::jwt::verify::{self, Expectations, Invalid};
 use crate::jwt::{VerifyingKey, b64, mint, unb64};
 use crate::oauth::client_auth::{self, Method};
 use crate::oauth::form::Form;
+use crate::signer::Signer;
 use crate::signer::local::LocalKey;
-use crate::signer::{Algorithm, Signer};
 
 const ISS: &str = "https://issuer.example";
 

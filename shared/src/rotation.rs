@@ -16,14 +16,13 @@
 //! JWT authorizers cache keys for two hours), and tokens signed by a retiring key keep
 //! verifying until they expire.
 
-use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::clock::UnixTime;
 use crate::config::Config;
-use crate::signer::local::LocalKey;
-use crate::signer::{Algorithm, SignError};
-use crate::store::{KeyChange, KeyRecord, KeyStatus, KeyStore, StoreError};
+use crate::domain::{KeyRecord, KeyStatus};
+use crate::signer::{NextKey, SignError};
+use crate::store::{KeyChange, KeyStore, StoreError};
 
 /// API Gateway HTTP API JWT authorizers cache a JWKS for up to two hours.
 pub const AUTHORIZER_KEY_CACHE_SECS: u64 = 2 * 3600;
@@ -83,29 +82,6 @@ pub enum RotationError {
     Signer(#[from] SignError),
     #[error("{0}")]
     NoNextKey(String),
-}
-
-/// Where next keys come from.
-#[async_trait]
-pub trait NextKey: Send + Sync {
-    /// A key record for the next key, with status [`KeyStatus::Next`] and `published_at` now.
-    /// `existing` is every stored key, so a source can reuse a retired one.
-    async fn next_key(
-        &self,
-        existing: &[KeyRecord],
-        now: UnixTime,
-    ) -> Result<KeyRecord, RotationError>;
-}
-
-/// Generates a fresh local key for each rotation.
-pub struct LocalNextKey(pub Algorithm);
-
-#[async_trait]
-impl NextKey for LocalNextKey {
-    async fn next_key(&self, _: &[KeyRecord], now: UnixTime) -> Result<KeyRecord, RotationError> {
-        let (key, pkcs8) = LocalKey::generate(self.0)?;
-        Ok(key.record(&pkcs8, KeyStatus::Next, now))
-    }
 }
 
 /// Runs one rotation. `force` publishes a next key even if the active one is not yet due.
@@ -301,7 +277,10 @@ fn change(k: &KeyRecord, to: KeyStatus, edit: impl FnOnce(&mut KeyRecord)) -> Ke
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Algorithm;
+    use crate::signer::local::LocalNextKey;
     use crate::store::memory::MemoryStore;
+    use async_trait::async_trait;
 
     const H: u64 = 3600;
 
@@ -448,14 +427,14 @@ mod tests {
             &self,
             existing: &[KeyRecord],
             now: UnixTime,
-        ) -> Result<KeyRecord, RotationError> {
+        ) -> Result<KeyRecord, SignError> {
             let in_use = |kid: &str| {
                 existing
                     .iter()
                     .any(|k| k.kid == kid && k.status != KeyStatus::Retired)
             };
             let k = self.0.iter().find(|k| !in_use(&k.kid));
-            let k = k.ok_or_else(|| RotationError::NoNextKey("all in use".into()))?;
+            let k = k.ok_or_else(|| SignError::NoNextKey("all in use".into()))?;
             Ok(KeyRecord {
                 created_at: now,
                 ..k.clone()

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{Config, SignerConfig, StoreConfig};
+use crate::domain::{KeyRecord, KeyStatus};
 use crate::http::App;
 use crate::keys::{KeyError, KeyPolicy, KeyRing};
-use crate::signer::local::{LocalKey, LocalSignerFactory};
+use crate::signer::dedicated::LocalSignerFactory;
+use crate::signer::local::{LocalKey, LocalNextKey};
 use crate::signer::{SignError, SignerFactory};
 use crate::store::cache::ClientCache;
 use crate::store::list_cache;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{KeyChange, KeyRecord, KeyStatus, StoreError, Stores};
+use crate::store::{KeyChange, StoreError, Stores};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,40 +64,17 @@ pub async fn open_shared_stores(config: &Config) -> Result<Stores, SetupError> {
     }
 }
 
-/// The AWS SDK configuration: the standard environment (region, credentials,
-/// `AWS_ENDPOINT_URL`), the SDK's standard retry mode (3 attempts, exponential backoff with
-/// jitter) and timeouts short enough that a request fails closed well inside a Lambda's time.
-#[cfg(feature = "aws")]
-pub async fn aws() -> aws_config::SdkConfig {
-    use std::time::Duration;
-
-    use aws_config::retry::RetryConfig;
-    use aws_config::timeout::TimeoutConfig;
-
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(1))
-                .operation_attempt_timeout(Duration::from_secs(1))
-                .operation_timeout(Duration::from_secs(3))
-                .build(),
-        )
-        .load()
-        .await
-}
-
 /// The signer factory named by the configuration.
 pub async fn signer_factory(config: &Config) -> Result<Arc<dyn SignerFactory>, SetupError> {
     match config.signer {
         SignerConfig::Local => Ok(Arc::new(LocalSignerFactory)),
         #[cfg(feature = "aws")]
         SignerConfig::Kms(_) => Ok(Arc::new(crate::signer::kms::KmsSignerFactory {
-            client: aws_sdk_kms::Client::new(&aws().await),
+            client: aws_sdk_kms::Client::new(&crate::aws::sdk_config().await),
         })),
         #[cfg(feature = "aws")]
         SignerConfig::KmsWrapped(_) => Ok(Arc::new(crate::signer::kms::KmsSignerFactory {
-            client: aws_sdk_kms::Client::new(&aws().await),
+            client: aws_sdk_kms::Client::new(&crate::aws::sdk_config().await),
         })),
         #[cfg(not(feature = "aws"))]
         SignerConfig::Kms(_) | SignerConfig::KmsWrapped(_) => Err(no_aws()),
@@ -112,12 +91,12 @@ fn no_aws() -> SetupError {
 /// Where rotation gets its next keys: fresh local keys, or the configured KMS keys in turn.
 pub async fn next_key_source(
     config: &Config,
-) -> Result<Box<dyn crate::rotation::NextKey>, SetupError> {
+) -> Result<Box<dyn crate::signer::NextKey>, SetupError> {
     match &config.signer {
-        SignerConfig::Local => Ok(Box::new(crate::rotation::LocalNextKey(config.signing_alg))),
+        SignerConfig::Local => Ok(Box::new(LocalNextKey(config.signing_alg))),
         #[cfg(feature = "aws")]
         SignerConfig::Kms(key) => Ok(Box::new(crate::signer::kms::KmsNextKey {
-            client: aws_sdk_kms::Client::new(&aws().await),
+            client: aws_sdk_kms::Client::new(&crate::aws::sdk_config().await),
             candidates: std::iter::once(key.clone())
                 .chain(config.kms_rotation_keys.iter().cloned())
                 .collect(),
@@ -126,7 +105,7 @@ pub async fn next_key_source(
         #[cfg(feature = "aws")]
         SignerConfig::KmsWrapped(key) => Ok(Box::new(crate::signer::kms_wrapped::WrappedNextKey {
             wrapper: crate::signer::kms_wrapped::Wrapper::new(
-                aws_sdk_kms::Client::new(&aws().await),
+                aws_sdk_kms::Client::new(&crate::aws::sdk_config().await),
                 key.clone(),
             ),
             alg: config.signing_alg,
@@ -179,14 +158,14 @@ pub async fn ensure_signing_key(
         SignerConfig::Kms(key_id) => {
             // Seeds an empty registry with the configured key; its public half is fetched
             // once here and stored, so signing processes never call GetPublicKey.
-            let client = aws_sdk_kms::Client::new(&aws().await);
+            let client = aws_sdk_kms::Client::new(&crate::aws::sdk_config().await);
             crate::signer::kms::KmsSigner::connect(client, key_id, config.signing_alg)
                 .await?
                 .record(KeyStatus::Active, clock.now())
         }
         #[cfg(feature = "aws")]
         SignerConfig::KmsWrapped(key_id) => {
-            let client = aws_sdk_kms::Client::new(&aws().await);
+            let client = aws_sdk_kms::Client::new(&crate::aws::sdk_config().await);
             crate::signer::kms_wrapped::Wrapper::new(client, key_id.clone())
                 .generate(config.signing_alg, KeyStatus::Active, clock.now())
                 .await?
@@ -308,7 +287,7 @@ async fn lambda_hook(
     // The hook step owns the retries and the time budget (hook::run): the SDK makes one
     // attempt, allowed the whole budget, so a hook slower than the SDK's usual 1 s attempt
     // timeout still answers, and retries never nest (3 SDK attempts × 3 hook attempts).
-    let sdk = aws().await;
+    let sdk = crate::aws::sdk_config().await;
     let config = aws_sdk_lambda::config::Builder::from(&sdk)
         .retry_config(RetryConfig::disabled())
         .timeout_config(

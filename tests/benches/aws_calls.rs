@@ -23,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use runtime_api::{Function, Outcome};
 use tokenmint::admin::{self, NewClient};
 use tokenmint::store::dynamodb::DynamoStore;
-use tokenmint::{Clock, Config, SystemClock, setup};
+use tokenmint::{Clock, Config, SystemClock};
 
 type Counts = Arc<Mutex<BTreeMap<String, u64>>>;
 
@@ -102,7 +102,7 @@ fn token_request(secret: &str) -> serde_json::Value {
 #[tokio::main]
 async fn main() {
     let upstream = std::env::var("AWS_ENDPOINT_URL").expect("run under infra/aws-emulator.sh");
-    let kms = aws_sdk_kms::Client::new(&setup::aws().await);
+    let kms = aws_sdk_kms::Client::new(&tokenmint::aws::sdk_config().await);
     let key = kms
         .create_key()
         .key_spec(aws_sdk_kms::types::KeySpec::EccNistP256)

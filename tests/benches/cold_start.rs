@@ -80,7 +80,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 async fn main() {
     std::env::var("AWS_ENDPOINT_URL")
         .expect("AWS_ENDPOINT_URL is not set: start moto with infra/aws-emulator.sh first");
-    let kms = aws_sdk_kms::Client::new(&setup::aws().await);
+    let kms = aws_sdk_kms::Client::new(&tokenmint::aws::sdk_config().await);
     let new_key = |spec: KeySpec, usage: KeyUsageType| {
         let kms = kms.clone();
         async move {

@@ -9,12 +9,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
+use tokenmint::domain::{KeyMaterial, KeyRecord, KeyStatus};
 use tokenmint::jwt::der::ecdsa_jose_to_der;
 use tokenmint::signer::local::LocalKey;
 use tokenmint::store::sqlite::SqliteStore;
-use tokenmint::store::{
-    KeyChange, KeyMaterial, KeyRecord, KeyStatus, KeyStore, StoreError, Stores,
-};
+use tokenmint::store::{KeyChange, KeyStore, StoreError, Stores};
 use tokenmint::{Clock, SystemClock};
 
 use super::exchange::{exchange, exchanger};

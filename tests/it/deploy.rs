@@ -4,9 +4,10 @@
 
 use serde_json::{Value, json};
 use tokenmint::admin::{self, NewClient};
-use tokenmint::signer::Algorithm;
+use tokenmint::domain::Algorithm;
+use tokenmint::domain::KeyStatus;
 use tokenmint::signer::local::LocalKey;
-use tokenmint::store::{KeyStatus, KeyStore};
+use tokenmint::store::KeyStore;
 use tokenmint::{Clock, Config, SystemClock};
 
 use super::dynamodb::fresh_table;
@@ -254,7 +255,7 @@ async fn a_registry_brownout_keeps_the_last_good_ring_for_a_bounded_grace() {
 /// model a disabled key refusing to sign) is answered 500 without Retry-After, not 503.
 #[tokio::test]
 async fn a_kms_key_that_is_gone_is_a_server_error_not_a_retry() {
-    use tokenmint::store::KeyMaterial;
+    use tokenmint::domain::KeyMaterial;
     let key = new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
     let table = fresh_table().await;
     // An active record for a configured key that no longer exists in KMS.
@@ -408,7 +409,7 @@ async fn forge(s: &super::harness::Server, claims: Value) -> String {
     use base64::Engine as _;
     let keys = s.stores.keys.list_keys().await.unwrap();
     let active = keys.iter().find(|k| k.status == KeyStatus::Active).unwrap();
-    let tokenmint::store::KeyMaterial::Local { pkcs8 } = &active.material else {
+    let tokenmint::domain::KeyMaterial::Local { pkcs8 } = &active.material else {
         panic!("a local key");
     };
     let der = base64::engine::general_purpose::URL_SAFE_NO_PAD

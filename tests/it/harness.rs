@@ -9,10 +9,9 @@ use base64::Engine as _;
 use jsonwebtoken::{DecodingKey, Validation, jwk::JwkSet};
 use serde_json::Value;
 use tokenmint::admin::{self, NewClient};
+use tokenmint::domain::KeyRecord;
 use tokenmint::domain::{Client, ClientId};
-use tokenmint::store::{
-    ClientStore, KeyChange, KeyRecord, KeyStore, RevocationStore, StoreError, Stores,
-};
+use tokenmint::store::{ClientStore, KeyChange, KeyStore, RevocationStore, StoreError, Stores};
 use tokenmint::{Clock, Config, ManualClock, SystemClock, setup};
 
 pub const API: &str = "https://api.example.com";

@@ -161,7 +161,7 @@ async fn every_transport_gives_the_same_decisions() {
     )
     .await;
     let (bridge, _calls) = invoke_bridge(function).await;
-    let sdk = tokenmint::setup::aws().await;
+    let sdk = tokenmint::aws::sdk_config().await;
     let lambda = aws_sdk_lambda::Client::from_conf(
         aws_sdk_lambda::config::Builder::from(&sdk)
             .endpoint_url(bridge)

@@ -10,8 +10,9 @@ use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
+use tokenmint::domain::Algorithm;
+use tokenmint::signer::Signer;
 use tokenmint::signer::local::LocalKey;
-use tokenmint::signer::{Algorithm, Signer};
 use tokenmint::trust::{self, NewIssuer};
 use tokenmint::{Clock, SystemClock};
 

@@ -5,16 +5,17 @@ use std::sync::Arc;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use jsonwebtoken::{DecodingKey, Validation};
 use tokenmint::domain::AccessTokenClaims;
+use tokenmint::domain::Algorithm;
 use tokenmint::jwt::mint;
 use tokenmint::signer::kms::{KMS_RAW_MESSAGE_LIMIT, KmsSigner};
-use tokenmint::signer::{Algorithm, SignError, Signer};
+use tokenmint::signer::{SignError, Signer};
 
 use super::dynamodb::{emulator, fresh_table};
 use super::harness::{API, Server};
 
 async fn kms() -> aws_sdk_kms::Client {
     emulator();
-    aws_sdk_kms::Client::new(&tokenmint::setup::aws().await)
+    aws_sdk_kms::Client::new(&tokenmint::aws::sdk_config().await)
 }
 
 /// A new asymmetric signing key on the emulator; returns its id.
@@ -156,7 +157,7 @@ async fn an_unreachable_kms_is_unavailable_after_bounded_retries() {
         .await
         .unwrap();
     // The same key through an endpoint where nothing listens (port 9 on loopback: discard).
-    let sdk = tokenmint::setup::aws().await;
+    let sdk = tokenmint::aws::sdk_config().await;
     let conf = aws_sdk_kms::config::Builder::from(&sdk)
         .endpoint_url("http://127.0.0.1:9")
         .build();

@@ -5,16 +5,17 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokenmint::domain::Algorithm;
+use tokenmint::domain::{KeyMaterial, KeyRecord, KeyStatus};
 use tokenmint::signer::kms_wrapped::{PURPOSE, WrappedSigner, Wrapper};
-use tokenmint::signer::{Algorithm, SignError, Signer};
-use tokenmint::store::{KeyMaterial, KeyRecord, KeyStatus};
+use tokenmint::signer::{SignError, Signer};
 
 use super::dynamodb::{emulator, fresh_table};
 use super::harness::{API, Server};
 
 async fn kms() -> aws_sdk_kms::Client {
     emulator();
-    aws_sdk_kms::Client::new(&tokenmint::setup::aws().await)
+    aws_sdk_kms::Client::new(&tokenmint::aws::sdk_config().await)
 }
 
 /// A new symmetric encryption key on the emulator; returns its id.
@@ -104,7 +105,7 @@ async fn a_wrapped_key_is_decrypted_once_then_signs_without_kms() {
     // A private KMS that can be stopped: after the first signature, the warm signer needs no
     // KMS at all, and a process starting now cannot sign (no token without the key).
     let moto = super::outage::private_moto().await;
-    let sdk = tokenmint::setup::aws().await;
+    let sdk = tokenmint::aws::sdk_config().await;
     let private = aws_sdk_kms::Client::from_conf(
         aws_sdk_kms::config::Builder::from(&sdk)
             .endpoint_url(&moto.endpoint)

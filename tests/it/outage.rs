@@ -60,7 +60,7 @@ pub(super) async fn private_moto() -> PrivateMoto {
 #[tokio::test]
 async fn stopping_dynamodb_mid_run_fails_closed() {
     let mut moto = private_moto().await;
-    let sdk = tokenmint::setup::aws().await;
+    let sdk = tokenmint::aws::sdk_config().await;
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
         .endpoint_url(&moto.endpoint)
         .build();

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 use tokenmint::admin::{self, NewClient};
+use tokenmint::domain::Algorithm;
 use tokenmint::domain::ClientKeys;
+use tokenmint::signer::Signer;
 use tokenmint::signer::local::LocalKey;
-use tokenmint::signer::{Algorithm, Signer};
 use tokenmint::{Clock, SystemClock};
 
 use super::harness::{API, Reply, Server, url_encode};

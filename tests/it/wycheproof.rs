@@ -6,10 +6,11 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
+use tokenmint::domain::Algorithm;
+use tokenmint::domain::PublicJwk;
+use tokenmint::jwt::VerifyingKey;
 use tokenmint::jwt::der::ecdsa_der_to_jose;
 use tokenmint::jwt::verify::{self, Invalid};
-use tokenmint::jwt::{PublicJwk, VerifyingKey};
-use tokenmint::signer::Algorithm;
 use tokenmint::upstream::parse_jwks;
 
 fn load(name: &str) -> Value {

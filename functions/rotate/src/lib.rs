@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use tokenmint::rotation::{self, NextKey, Schedule, Step};
+use tokenmint::rotation::{self, Schedule, Step};
+use tokenmint::signer::NextKey;
 use tokenmint::store::KeyStore;
 use tokenmint::{Clock, SystemClock};
 

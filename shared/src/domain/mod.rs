@@ -6,6 +6,7 @@ mod claims;
 mod client;
 mod delegation;
 mod issuer;
+mod key;
 mod principal;
 mod refresh;
 mod scope;
@@ -19,6 +20,7 @@ pub use client::{
 };
 pub use delegation::Delegation;
 pub use issuer::{ClaimMapping, RESERVED_NAMESPACED_CLAIMS, ScopeClaim, TrustedIssuer, TypRule};
+pub use key::{Algorithm, Jwks, KeyMaterial, KeyRecord, KeyStatus, PublicJwk};
 pub use principal::{InvalidPrincipal, MAX_SUBJECT_BYTES, Principal, UserSub};
 pub use refresh::{RefreshRecord, ScopeRule};
 pub use scope::{InvalidScope, Scope, ScopeSet};

@@ -2,36 +2,9 @@
 
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
-use serde::{Deserialize, Serialize};
 
 use super::{b64, unb64};
-use crate::signer::Algorithm;
-
-/// A public signing key as published in the JWKS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicJwk {
-    pub kty: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crv: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub x: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub y: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub e: Option<String>,
-    pub kid: String,
-    pub alg: Algorithm,
-    #[serde(rename = "use")]
-    pub use_: String,
-}
-
-/// A JWK Set document (RFC 7517 §5).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Jwks {
-    pub keys: Vec<PublicJwk>,
-}
+use crate::domain::{Algorithm, PublicJwk};
 
 /// A key that verifies signatures of exactly one algorithm.
 #[derive(Debug, Clone)]

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::b64;
-use crate::signer::{Algorithm, SignError, Signer};
+use crate::domain::Algorithm;
+use crate::signer::{SignError, Signer};
 
 /// The media type of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";

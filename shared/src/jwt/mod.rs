@@ -6,7 +6,7 @@ mod jwk;
 pub mod mint;
 pub mod verify;
 
-pub use jwk::{Jwks, PublicJwk, VerifyingKey};
+pub use jwk::VerifyingKey;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

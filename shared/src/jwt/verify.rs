@@ -261,9 +261,10 @@ impl<'de> Deserialize<'de> for StrictObject {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Algorithm;
     use crate::jwt::{b64, mint};
+    use crate::signer::Signer;
     use crate::signer::local::LocalKey;
-    use crate::signer::{Algorithm, Signer};
 
     const ISS: &str = "https://issuer.example";
 

@@ -11,8 +11,12 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use super::local::LocalKey;
-use super::{Algorithm, SignError, Signer};
+use super::{SignError, Signer, SignerFactory};
+use crate::domain::{Algorithm, KeyMaterial, KeyRecord};
 
 type Reply = tokio::sync::oneshot::Sender<Result<Vec<u8>, SignError>>;
 
@@ -76,6 +80,33 @@ impl Signer for DedicatedSigner {
     }
 }
 
+/// Builds signers from records holding local key material; each key signs on its own
+/// threads (see [`DedicatedSigner`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalSignerFactory;
+
+impl SignerFactory for LocalSignerFactory {
+    fn signer(&self, record: &KeyRecord) -> Result<Arc<dyn Signer>, SignError> {
+        let KeyMaterial::Local { pkcs8 } = &record.material else {
+            return Err(SignError::Failed(format!(
+                "key {} is not a local key; configure the signer it needs",
+                record.kid
+            )));
+        };
+        let der = URL_SAFE_NO_PAD
+            .decode(pkcs8)
+            .map_err(|e| SignError::Failed(format!("key {}: {e}", record.kid)))?;
+        let key = LocalKey::from_pkcs8(record.alg, &der)?;
+        if key.public_jwk().kid != record.kid {
+            return Err(SignError::Failed(format!(
+                "key {} does not match its stored public key",
+                record.kid
+            )));
+        }
+        Ok(Arc::new(DedicatedSigner::spawn(key)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +129,16 @@ mod tests {
                 let (msg, sig) = t.await.unwrap();
                 assert!(vk.verify(alg.as_str(), msg.as_bytes(), &sig), "{alg}");
             }
+        }
+    }
+
+    #[test]
+    fn the_factory_signs_with_the_stored_key() {
+        for alg in [Algorithm::ES256, Algorithm::RS256, Algorithm::PS256] {
+            let (key, der) = LocalKey::generate(alg).unwrap();
+            let rec = key.record(&der, crate::domain::KeyStatus::Active, 5);
+            let s = LocalSignerFactory.signer(&rec).unwrap();
+            assert_eq!(s.kid(), key.kid());
         }
     }
 }

@@ -11,11 +11,12 @@ use aws_sdk_kms::error::ProvideErrorMetadata as _;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 
-use super::{Algorithm, SignError, Signer, SignerFactory};
+use super::{SignError, Signer, SignerFactory};
 use crate::clock::UnixTime;
-use crate::jwt::PublicJwk;
+use crate::domain::Algorithm;
+use crate::domain::PublicJwk;
+use crate::domain::{KeyMaterial, KeyRecord, KeyStatus};
 use crate::jwt::der::ecdsa_der_to_jose;
-use crate::store::{KeyMaterial, KeyRecord, KeyStatus};
 
 /// The most bytes KMS signs with `MessageType=RAW`.
 pub const KMS_RAW_MESSAGE_LIMIT: usize = 4096;
@@ -193,7 +194,7 @@ impl SignerFactory for KmsSignerFactory {
             KeyMaterial::KmsWrapped { .. } => Ok(std::sync::Arc::new(
                 super::kms_wrapped::WrappedSigner::new(self.client.clone(), record)?,
             )),
-            KeyMaterial::Local { .. } => super::local::LocalSignerFactory.signer(record),
+            KeyMaterial::Local { .. } => super::dedicated::LocalSignerFactory.signer(record),
         }
     }
 }
@@ -207,12 +208,12 @@ pub struct KmsNextKey {
 }
 
 #[async_trait]
-impl crate::rotation::NextKey for KmsNextKey {
+impl super::NextKey for KmsNextKey {
     async fn next_key(
         &self,
         existing: &[KeyRecord],
         now: UnixTime,
-    ) -> Result<KeyRecord, crate::rotation::RotationError> {
+    ) -> Result<KeyRecord, SignError> {
         let in_use = |kid: &str| {
             existing
                 .iter()
@@ -224,7 +225,7 @@ impl crate::rotation::NextKey for KmsNextKey {
                 return Ok(signer.record(KeyStatus::Next, now));
             }
         }
-        Err(crate::rotation::RotationError::NoNextKey(
+        Err(SignError::NoNextKey(
             "every configured KMS key is in use: provision another and list it in \
              TOKENMINT_KMS_KEYS"
                 .into(),

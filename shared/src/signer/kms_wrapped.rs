@@ -22,9 +22,10 @@ use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
 use super::local::LocalKey;
-use super::{Algorithm, SignError, Signer};
+use super::{SignError, Signer};
 use crate::clock::UnixTime;
-use crate::store::{KeyMaterial, KeyRecord, KeyStatus};
+use crate::domain::Algorithm;
+use crate::domain::{KeyMaterial, KeyRecord, KeyStatus};
 
 /// The `purpose` member of every wrapped key's encryption context.
 pub const PURPOSE: &str = "tokenmint-signing-key";
@@ -184,12 +185,8 @@ pub struct WrappedNextKey {
 }
 
 #[async_trait]
-impl crate::rotation::NextKey for WrappedNextKey {
-    async fn next_key(
-        &self,
-        _: &[KeyRecord],
-        now: UnixTime,
-    ) -> Result<KeyRecord, crate::rotation::RotationError> {
+impl super::NextKey for WrappedNextKey {
+    async fn next_key(&self, _: &[KeyRecord], now: UnixTime) -> Result<KeyRecord, SignError> {
         Ok(self
             .wrapper
             .generate(self.alg, KeyStatus::Next, now)

@@ -1,7 +1,5 @@
 //! A software signing key held in process memory (the embedded default).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -12,10 +10,9 @@ use aws_lc_rs::signature::{
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::{Algorithm, SignError, Signer, SignerFactory};
+use super::{NextKey, SignError, Signer};
 use crate::clock::UnixTime;
-use crate::jwt::PublicJwk;
-use crate::store::{KeyMaterial, KeyRecord, KeyStatus};
+use crate::domain::{Algorithm, KeyMaterial, KeyRecord, KeyStatus, PublicJwk};
 
 enum Pair {
     Ec(EcdsaKeyPair),
@@ -161,30 +158,14 @@ pub fn seed_rng_in_background() {
     }
 }
 
-/// Builds signers from records holding local key material; each key signs on its own
-/// threads (see [`super::dedicated`]).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LocalSignerFactory;
+/// Generates a fresh local key for each rotation.
+pub struct LocalNextKey(pub Algorithm);
 
-impl SignerFactory for LocalSignerFactory {
-    fn signer(&self, record: &KeyRecord) -> Result<Arc<dyn Signer>, SignError> {
-        let KeyMaterial::Local { pkcs8 } = &record.material else {
-            return Err(SignError::Failed(format!(
-                "key {} is not a local key; configure the signer it needs",
-                record.kid
-            )));
-        };
-        let der = URL_SAFE_NO_PAD
-            .decode(pkcs8)
-            .map_err(|e| SignError::Failed(format!("key {}: {e}", record.kid)))?;
-        let key = LocalKey::from_pkcs8(record.alg, &der)?;
-        if key.public_jwk().kid != record.kid {
-            return Err(SignError::Failed(format!(
-                "key {} does not match its stored public key",
-                record.kid
-            )));
-        }
-        Ok(Arc::new(super::dedicated::DedicatedSigner::spawn(key)?))
+#[async_trait]
+impl NextKey for LocalNextKey {
+    async fn next_key(&self, _: &[KeyRecord], now: UnixTime) -> Result<KeyRecord, SignError> {
+        let (key, pkcs8) = LocalKey::generate(self.0)?;
+        Ok(key.record(&pkcs8, KeyStatus::Next, now))
     }
 }
 
@@ -203,9 +184,6 @@ mod tests {
             // Reloading from PKCS#8 yields the same key id.
             let again = LocalKey::from_pkcs8(alg, &der).unwrap();
             assert_eq!(again.kid(), key.kid());
-            let rec = key.record(&der, KeyStatus::Active, 5);
-            let s = LocalSignerFactory.signer(&rec).unwrap();
-            assert_eq!(s.kid(), key.kid());
         }
     }
 

@@ -7,56 +7,12 @@ pub mod kms;
 pub mod kms_wrapped;
 pub mod local;
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use crate::store::KeyRecord;
-
-/// JWS algorithms (RFC 7518 §3.1) tokenmint signs with. Defaults to ES256.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub enum Algorithm {
-    /// ECDSA P-256 SHA-256, signature as the 64-byte `r || s` (RFC 7518 §3.4).
-    #[default]
-    ES256,
-    /// RSASSA-PKCS1-v1_5 SHA-256 (RFC 7518 §3.3).
-    RS256,
-    /// RSASSA-PSS SHA-256, MGF1 SHA-256, salt of 32 bytes (RFC 7518 §3.5).
-    PS256,
-}
-
-impl Algorithm {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::ES256 => "ES256",
-            Self::RS256 => "RS256",
-            Self::PS256 => "PS256",
-        }
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Algorithm {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "ES256" => Ok(Self::ES256),
-            "RS256" => Ok(Self::RS256),
-            "PS256" => Ok(Self::PS256),
-            other => Err(format!(
-                "unsupported signing algorithm {other:?}; use ES256, RS256 or PS256"
-            )),
-        }
-    }
-}
+use crate::clock::UnixTime;
+use crate::domain::{Algorithm, KeyRecord};
 
 /// A signing failure.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +30,9 @@ pub enum SignError {
     /// pending deletion, access denied, not found): retrying cannot help either.
     #[error("the signing key refuses to work: {0}")]
     Refused(String),
+    /// Rotation has no key to publish next (every configured KMS key is in use).
+    #[error("{0}")]
+    NoNextKey(String),
 }
 
 /// KMS error codes that no retry can get past: the key's state or its policy.
@@ -106,6 +65,15 @@ pub trait Signer: Send + Sync {
     fn alg(&self) -> Algorithm;
     /// The signature, already in JWS form (ES256: `r || s`).
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError>;
+}
+
+/// Where next keys come from.
+#[async_trait]
+pub trait NextKey: Send + Sync {
+    /// A key record for the next key, with status [`KeyStatus::Next`] and `published_at` now.
+    /// `existing` is every stored key, so a source can reuse a retired one.
+    async fn next_key(&self, existing: &[KeyRecord], now: UnixTime)
+    -> Result<KeyRecord, SignError>;
 }
 
 /// Turns a stored key record into a signer for the current process.

@@ -6,14 +6,15 @@
 
 use std::sync::Arc;
 
-use super::{KeyChange, KeyMaterial, KeyRecord, KeyStatus, StoreError, Stores};
+use super::{KeyChange, StoreError, Stores};
+use crate::domain::Algorithm;
+use crate::domain::PublicJwk;
 use crate::domain::{
     AccessTokenClaims, Actor, Audience, Chain, ClaimMapping, Client, ClientId, ClientSecret,
     Delegation, GrantType, Principal, RefreshRecord, Scope, ScopeClaim, ScopeRule, ScopeSet,
     SecretEntry, TrustedIssuer, TypRule,
 };
-use crate::jwt::PublicJwk;
-use crate::signer::Algorithm;
+use crate::domain::{KeyMaterial, KeyRecord, KeyStatus};
 
 /// Runs every contract check against `stores`, which must start empty.
 pub async fn run_all(stores: Stores) {

@@ -6,13 +6,14 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{
-    ClientStore, DelegationStore, IssuerStore, KeyChange, KeyRecord, KeyStatus, KeyStore,
-    RefreshTokenStore, RevocationStore, ScopeRuleStore, StoreError,
+    ClientStore, DelegationStore, IssuerStore, KeyChange, KeyStore, RefreshTokenStore,
+    RevocationStore, ScopeRuleStore, StoreError,
 };
 use crate::clock::UnixTime;
 use crate::domain::{
     Client, ClientId, Delegation, Principal, RefreshRecord, Scope, ScopeRule, TrustedIssuer,
 };
+use crate::domain::{KeyRecord, KeyStatus};
 
 #[derive(Default)]
 struct State {

@@ -14,14 +14,12 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 use crate::domain::{
-    Client, ClientId, Delegation, Principal, RefreshRecord, ScopeRule, TrustedIssuer,
+    Client, ClientId, Delegation, KeyRecord, KeyStatus, Principal, RefreshRecord, ScopeRule,
+    TrustedIssuer,
 };
-use crate::jwt::PublicJwk;
-use crate::signer::Algorithm;
 
 /// A storage failure. Every variant fails the request closed.
 #[derive(Debug, thiserror::Error)]
@@ -51,110 +49,6 @@ pub trait ClientStore: Send + Sync {
     /// Replaces a client whose stored version is `client.version - 1`; `Conflict` otherwise,
     /// unless the stored record already is `client` (a retried write).
     async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
-}
-
-/// The life of a signing key (RFC 7517 keys published in the JWKS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyStatus {
-    /// Published, not yet signing: verifiers learn it before any token carries it.
-    Next,
-    /// Published and signing. At most one key is active.
-    Active,
-    /// Published, no longer signing; kept until the tokens it signed have expired.
-    Retiring,
-    /// Unpublished.
-    Retired,
-}
-
-impl KeyStatus {
-    /// The stored (and serialised) name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Next => "next",
-            Self::Active => "active",
-            Self::Retiring => "retiring",
-            Self::Retired => "retired",
-        }
-    }
-
-    pub fn is_published(self) -> bool {
-        !matches!(self, Self::Retired)
-    }
-}
-
-/// Where a key's private half lives. `Debug` never shows private key material.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum KeyMaterial {
-    /// A software key, PKCS#8 DER in base64url. Only for the embedded store.
-    Local { pkcs8: String },
-    /// An asymmetric AWS KMS key; the private half never leaves KMS.
-    Kms { key_id: String },
-    /// A software key whose PKCS#8 DER is encrypted under the symmetric KMS key
-    /// `wrapping_key` (base64url ciphertext), with the encryption context of
-    /// [`crate::signer::kms_wrapped`]: only a process allowed `kms:Decrypt` can sign with it.
-    KmsWrapped {
-        wrapping_key: String,
-        ciphertext: String,
-    },
-}
-
-impl KeyMaterial {
-    /// How the private key is protected: `local`, `kms` or `kms-wrapped`.
-    pub const fn kind(&self) -> &'static str {
-        match self {
-            Self::Local { .. } => "local",
-            Self::Kms { .. } => "kms",
-            Self::KmsWrapped { .. } => "kms-wrapped",
-        }
-    }
-
-    /// The KMS key that signs with, or wraps, this key.
-    pub fn kms_key(&self) -> Option<&str> {
-        match self {
-            Self::Local { .. } => None,
-            Self::Kms { key_id } => Some(key_id),
-            Self::KmsWrapped { wrapping_key, .. } => Some(wrapping_key),
-        }
-    }
-}
-
-impl std::fmt::Debug for KeyMaterial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Local { .. } => f.write_str("Local { pkcs8: <redacted> }"),
-            Self::Kms { key_id } => f.debug_struct("Kms").field("key_id", key_id).finish(),
-            Self::KmsWrapped { wrapping_key, .. } => f
-                .debug_struct("KmsWrapped")
-                .field("wrapping_key", wrapping_key)
-                .finish_non_exhaustive(),
-        }
-    }
-}
-
-/// A signing key as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyRecord {
-    pub kid: String,
-    pub alg: Algorithm,
-    pub status: KeyStatus,
-    pub public_jwk: PublicJwk,
-    pub material: KeyMaterial,
-    pub created_at: UnixTime,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub activated_at: Option<UnixTime>,
-    /// When the key was published as the next key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub published_at: Option<UnixTime>,
-    /// When a retiring key may be unpublished: once every token it signed has expired.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retire_after: Option<UnixTime>,
-    /// How long the key stays published after it stops signing, as the configuration had it
-    /// when the key began to sign (the longest token lifetime plus the leeway): a cap lowered
-    /// later cannot retire it before the tokens it signed under the old cap expire.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retire_lag: Option<u64>,
 }
 
 /// One step of a key's life, applied only if the stored status is still `expected` (`None`:

@@ -16,8 +16,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
-use crate::jwt::{PublicJwk, VerifyingKey};
-use crate::signer::Algorithm;
+use crate::domain::Algorithm;
+use crate::domain::PublicJwk;
+use crate::jwt::VerifyingKey;
 
 /// How long a fetched JWKS is used without asking again.
 pub const FRESH_FOR: Duration = Duration::from_secs(300);

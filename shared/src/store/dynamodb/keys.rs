@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::schema::{PK, SK};
 use super::{DynamoStore, decode, encode, get_s, query_docs, s, unavailable};
-use crate::store::{KeyChange, KeyRecord, KeyStatus, KeyStore, StoreError};
+use crate::domain::{KeyRecord, KeyStatus};
+use crate::store::{KeyChange, KeyStore, StoreError};
 
 const KEYS_PK: &str = "KEYS";
 const ACTIVE_SK: &str = "ACTIVE";

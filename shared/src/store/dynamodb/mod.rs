@@ -145,9 +145,9 @@ impl DynamoStore {
         }
     }
 
-    /// A store on `table`, reached with the standard AWS environment ([`crate::setup::aws`]).
+    /// A store on `table`, reached with the standard AWS environment ([`crate::aws::sdk_config`]).
     pub async fn from_env(table: impl Into<String>) -> Self {
-        Self::new(Client::new(&crate::setup::aws().await), table)
+        Self::new(Client::new(&crate::aws::sdk_config().await), table)
     }
 
     pub fn table(&self) -> &str {

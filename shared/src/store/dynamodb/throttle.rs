@@ -192,7 +192,7 @@ mod tests {
         (url, requests)
     }
 
-    /// A client configured as [`crate::setup::aws`] configures every function's: standard
+    /// A client configured as [`crate::aws::sdk_config`] configures every function's: standard
     /// retries (3 attempts), 1 s per attempt, 3 s in all.
     fn client(url: &str) -> aws_sdk_dynamodb::Client {
         let config = aws_sdk_dynamodb::Config::builder()

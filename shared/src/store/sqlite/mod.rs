@@ -13,9 +13,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{ClientStore, KeyChange, KeyRecord, KeyStatus, KeyStore, RevocationStore, StoreError};
+use super::{ClientStore, KeyChange, KeyStore, RevocationStore, StoreError};
 use crate::clock::UnixTime;
 use crate::domain::{Client, ClientId};
+use crate::domain::{KeyRecord, KeyStatus};
 
 /// 2 added delegations; 3 added issuers, scope rules and refresh tokens; 4 added
 /// authentication failures.
