@@ -9,7 +9,8 @@ use http::{Method, Request, Response, StatusCode};
 
 use crate::audit;
 use crate::clock::Clock;
-use crate::config::{Config, Issuer};
+use crate::config::Config;
+use crate::domain::Issuer;
 use crate::hook::ClaimsHook;
 use crate::keys::KeyRing;
 use crate::oauth::grants::Policy;

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use lambda_http::{Body, Request, Response};
 
-use crate::config::Issuer;
+use crate::domain::Issuer;
 use crate::http::{App, Endpoint, RequestIssuer};
 use crate::throttle::SourceAddr;
 

@@ -253,7 +253,7 @@ pub async fn lambda_claims_hook(
     stores: &Stores,
     clock: &Arc<dyn Clock>,
 ) -> Result<Arc<dyn crate::hook::ClaimsHook>, SetupError> {
-    use crate::hook::config::HookTarget;
+    use crate::config::hook::HookTarget;
     match &config.hook.target {
         HookTarget::Webhook { .. } => Err(SetupError::Unsupported(
             "on Lambda the claims hook is a function (TOKENMINT_HOOK=lambda:ARN) or the \
@@ -310,7 +310,7 @@ pub async fn claims_hook(
     stores: &Stores,
     clock: &Arc<dyn Clock>,
 ) -> Result<Arc<dyn crate::hook::ClaimsHook>, SetupError> {
-    use crate::hook::config::HookTarget;
+    use crate::config::hook::HookTarget;
     match &config.hook.target {
         HookTarget::Default => Ok(default_hook(stores, clock)),
         HookTarget::Webhook { url, secret } => Ok(Arc::new(

@@ -177,8 +177,8 @@ async fn an_unreachable_kms_is_unavailable_after_bounded_retries() {
 #[tokio::test]
 async fn the_largest_token_policy_allows_fits_the_kms_bound_with_room_for_hook_claims() {
     use tokenmint::admin::{MAX_SCOPE_BYTES, NewClient};
-    use tokenmint::config::MAX_ISSUER_BYTES;
     use tokenmint::domain::MAX_AUDIENCE_BYTES;
+    use tokenmint::domain::MAX_ISSUER_BYTES;
 
     let key_id = new_key(KeySpec::EccNistP256).await;
     let table = fresh_table().await;
@@ -229,7 +229,7 @@ async fn the_largest_token_policy_allows_fits_the_kms_bound_with_room_for_hook_c
     let signing_input = token.rfind('.').unwrap();
     // Room left for what a claims hook can add, base64url-encoded (4/3): its 1 KiB claims
     // budget, and a `dlg` claim of at most 4 delegation ids of at most 64 bytes.
-    use tokenmint::hook::config::MAX_CLAIMS_BUDGET;
+    use tokenmint::config::hook::MAX_CLAIMS_BUDGET;
     use tokenmint::hook::guard::{MAX_DELEGATION_ID_BYTES, MAX_DELEGATIONS};
     let dlg = r#","dlg":[]"#.len() + MAX_DELEGATIONS * (MAX_DELEGATION_ID_BYTES + 3);
     let hook_room = (MAX_CLAIMS_BUDGET + dlg).div_ceil(3) * 4;

@@ -6,6 +6,7 @@ mod claims;
 mod client;
 mod delegation;
 mod issuer;
+mod issuer_url;
 mod key;
 mod principal;
 mod refresh;
@@ -20,6 +21,7 @@ pub use client::{
 };
 pub use delegation::Delegation;
 pub use issuer::{ClaimMapping, RESERVED_NAMESPACED_CLAIMS, ScopeClaim, TrustedIssuer, TypRule};
+pub use issuer_url::{InvalidIssuer, Issuer, MAX_ISSUER_BYTES, is_loopback};
 pub use key::{Algorithm, Jwks, KeyMaterial, KeyRecord, KeyStatus, PublicJwk};
 pub use principal::{InvalidPrincipal, MAX_SUBJECT_BYTES, Principal, UserSub};
 pub use refresh::{RefreshRecord, ScopeRule};

@@ -7,7 +7,6 @@
 //! data from the store), [`webhook::Webhook`] (HTTP with an HMAC signature) and, on AWS,
 //! `lambda::LambdaHook` (a synchronous Lambda invocation).
 
-pub mod config;
 pub mod guard;
 pub mod in_process;
 #[cfg(feature = "aws")]

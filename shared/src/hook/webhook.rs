@@ -102,7 +102,7 @@ impl Webhook {
         let parsed = url::Url::parse(url).map_err(|e| format!("hook URL {url:?}: {e}"))?;
         match parsed.scheme() {
             "https" => {}
-            "http" if crate::config::is_loopback(&parsed) => {}
+            "http" if crate::domain::is_loopback(&parsed) => {}
             _ => {
                 return Err(format!(
                     "hook URL {url:?} must be https (http only on loopback)"

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use super::OAuthError;
 use super::metadata::TOKEN_PATH;
 use crate::clock::UnixTime;
-use crate::config::Issuer;
+use crate::domain::Issuer;
 use crate::domain::{Client, ClientId, ClientKeys};
 use crate::http::{App, Site};
 use crate::jwt::verify;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::token::SUPPORTED_GRANTS;
-use crate::config::Issuer;
+use crate::domain::Issuer;
 
 /// Paths of the endpoints, relative to the issuer.
 pub const TOKEN_PATH: &str = "/oauth2/token";

@@ -192,7 +192,7 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
     let parsed = url::Url::parse(uri).map_err(|e| format!("{uri:?}: {e}"))?;
     match parsed.scheme() {
         "https" => Ok(()),
-        "http" if crate::config::is_loopback(&parsed) => Ok(()),
+        "http" if crate::domain::is_loopback(&parsed) => Ok(()),
         _ => Err(format!("{uri:?} must be https (http only on loopback)")),
     }
 }

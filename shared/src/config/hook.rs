@@ -1,4 +1,4 @@
-//! Hook configuration, read with the rest of [`crate::Config`].
+//! Hook configuration, read with the rest of [`super::Config`].
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
@@ -11,10 +11,11 @@
 
 use std::time::Duration;
 
-use super::HookSettings;
-use super::guard::RESERVED;
-use super::webhook::WebhookSecret;
-use crate::config::ConfigError;
+use super::error::ConfigError;
+use super::parse::{comma_list, duration};
+use crate::hook::HookSettings;
+use crate::hook::guard::RESERVED;
+use crate::hook::webhook::WebhookSecret;
 
 /// The largest claims budget: with it, the largest token policy allows still fits KMS's
 /// 4,096-byte signing limit.
@@ -70,8 +71,7 @@ impl HookConfig {
         };
         let timeout = match get("TOKENMINT_HOOK_TIMEOUT") {
             None => Duration::from_secs(2),
-            Some(v) => humantime::parse_duration(v.trim())
-                .map_err(|e| err(format!("TOKENMINT_HOOK_TIMEOUT: {e}")))?,
+            Some(v) => duration(&v).map_err(|e| err(format!("TOKENMINT_HOOK_TIMEOUT: {e}")))?,
         };
         if timeout.is_zero() || timeout > MAX_HOOK_TIMEOUT {
             return Err(err(
@@ -93,7 +93,7 @@ impl HookConfig {
                 })?,
         };
         let allowed = get("TOKENMINT_CLAIMS_ALLOW")
-            .map(|v| crate::config::comma_list(&v))
+            .map(|v| comma_list(&v))
             .unwrap_or_default();
         if let Some(r) = allowed.iter().find(|a| RESERVED.contains(&a.as_str())) {
             return Err(err(format!(
@@ -180,5 +180,14 @@ mod tests {
             );
         }
         assert!(err(&[("TOKENMINT_HOOK", "lambda:")]).contains("not understood"));
+    }
+
+    /// A bare number is seconds, as for every other duration setting.
+    #[test]
+    fn hook_timeouts_in_bare_seconds() {
+        let t = from(&[("TOKENMINT_HOOK_TIMEOUT", "3")]).unwrap();
+        assert_eq!(t.settings.timeout, Duration::from_secs(3));
+        let e = from(&[("TOKENMINT_HOOK_TIMEOUT", "90")]).unwrap_err().0;
+        assert!(e.contains("at most 5s"), "{e}");
     }
 }

@@ -20,20 +20,21 @@
 //! | `TOKENMINT_REFRESH_TTL` | absolute lifetime of a refresh-token family | `7d` |
 //! | `TOKENMINT_REFRESH_IDLE_TTL` | a refresh token unused this long lapses | `24h` |
 //! | `TOKENMINT_REQUEST_DEADLINE` | the most one request may take before it is answered `503` (below the Lambda timeout) | `8s` |
-//! | `TOKENMINT_HOOK`, `TOKENMINT_HOOK_*`, `TOKENMINT_CLAIMS_*` | the claims hook ([`crate::hook::config`]) | in process |
+//! | `TOKENMINT_HOOK`, `TOKENMINT_HOOK_*`, `TOKENMINT_CLAIMS_*` | the claims hook ([`hook`]) | in process |
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use crate::domain::Algorithm;
+use crate::domain::{Algorithm, Issuer};
+
+mod error;
+pub mod hook;
+mod parse;
+
+pub use error::ConfigError;
+pub use parse::{comma_list, duration, parse_duration};
 
 /// The largest `TOKENMINT_MAX_TTL` accepted: 30 days.
 pub const MAX_TTL_CEILING: u64 = crate::domain::MAX_CHAIN_TTL;
-
-/// A configuration value that could not be used. The message names the variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
 
 /// Where state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,53 +56,6 @@ pub enum SignerConfig {
     /// A symmetric KMS key (id, ARN or alias) that wraps software signing keys: they are
     /// generated at rotation, stored encrypted, and decrypted once per process to sign.
     KmsWrapped(String),
-}
-
-/// The longest issuer accepted (a bound on every token's size).
-pub const MAX_ISSUER_BYTES: usize = 200;
-
-/// A validated issuer identifier (RFC 8414 §2): https (or http on a loopback host), no query,
-/// no fragment. Kept exactly as configured, so a trailing slash is present only if given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issuer(String);
-
-impl Issuer {
-    pub fn parse(s: &str) -> Result<Self, ConfigError> {
-        let bad = |why: &str| ConfigError(format!("TOKENMINT_ISSUER {s:?} {why}"));
-        if s.len() > MAX_ISSUER_BYTES {
-            return Err(bad("is longer than 200 bytes"));
-        }
-        let url = url::Url::parse(s).map_err(|e| bad(&format!("is not a URL: {e}")))?;
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(bad("must not have a query or fragment (RFC 8414 §2)"));
-        }
-        match url.scheme() {
-            "https" => {}
-            "http" if is_loopback(&url) => {}
-            _ => return Err(bad("must use https (http only on a loopback host)")),
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(bad("must not contain credentials"));
-        }
-        // The url crate adds "/" to an empty path; keep the operator's exact spelling.
-        Ok(Self(s.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The issuer without a trailing slash, the base for endpoint URLs.
-    pub fn base(&self) -> &str {
-        self.0.trim_end_matches('/')
-    }
-
-    /// The path component without a trailing slash ("" for a bare origin).
-    pub fn path(&self) -> String {
-        url::Url::parse(&self.0)
-            .map(|u| u.path().trim_end_matches('/').to_owned())
-            .unwrap_or_default()
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -132,8 +86,8 @@ pub struct Config {
     pub refresh_ttl: u64,
     /// How long an unused refresh token stays valid (`TOKENMINT_REFRESH_IDLE_TTL`).
     pub refresh_idle_ttl: u64,
-    /// The claims hook (`TOKENMINT_HOOK*`, `TOKENMINT_CLAIMS_*`; see [`crate::hook::config`]).
-    pub hook: crate::hook::config::HookConfig,
+    /// The claims hook (`TOKENMINT_HOOK*`, `TOKENMINT_CLAIMS_*`; see [`hook`]).
+    pub hook: hook::HookConfig,
     /// The most one request may take (`TOKENMINT_REQUEST_DEADLINE`, seconds): then it is
     /// answered `503 temporarily_unavailable` with `Retry-After`, before a Lambda function's
     /// timeout would cut it off with a bare gateway error.
@@ -151,7 +105,7 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let issuer = get("TOKENMINT_ISSUER")
-            .map(|s| Issuer::parse(&s))
+            .map(|s| Issuer::parse(&s).map_err(ConfigError::from))
             .transpose()?;
         let data = PathBuf::from(get("TOKENMINT_DATA").unwrap_or_else(|| ".tokenmint".into()));
         let store = match get("TOKENMINT_STORE") {
@@ -213,7 +167,7 @@ impl Config {
             max_exchange_ttl: secs("TOKENMINT_MAX_EXCHANGE_TTL", 7 * 86_400)?,
             refresh_ttl: secs("TOKENMINT_REFRESH_TTL", 7 * 86_400)?,
             refresh_idle_ttl: secs("TOKENMINT_REFRESH_IDLE_TTL", 86_400)?,
-            hook: crate::hook::config::HookConfig::from_lookup(&get)?,
+            hook: hook::HookConfig::from_lookup(&get)?,
             request_deadline: secs("TOKENMINT_REQUEST_DEADLINE", 8)?,
         };
         config.validate()
@@ -317,37 +271,6 @@ fn is_table_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-/// Parses "90", "90s", "15m", "1h", "2d" or humantime forms like "1h 30m" into seconds.
-/// Whether `url` names this machine (`localhost` or a loopback address): the only hosts plain
-/// http is allowed for.
-pub fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// The non-empty, trimmed items of a comma-separated setting.
-pub fn comma_list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(n);
-    }
-    humantime::parse_duration(s)
-        .map(|d: Duration| d.as_secs())
-        .map_err(|e| format!("{s:?} is not a duration like 90s, 15m or 24h ({e})"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,13 +344,5 @@ mod tests {
             Issuer::parse("https://auth.example.com").unwrap().path(),
             ""
         );
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90"), Ok(90));
-        assert_eq!(parse_duration("15m"), Ok(900));
-        assert_eq!(parse_duration("24h"), Ok(86_400));
-        assert!(parse_duration("-1").is_err());
     }
 }
