@@ -4,9 +4,10 @@
 use bytes::Bytes;
 use lambda_http::{Body, Request, Response};
 
+use crate::app::SourceAddr;
+use crate::app::{App, RequestIssuer};
 use crate::domain::Issuer;
-use crate::http::{App, Endpoint, RequestIssuer};
-use crate::throttle::SourceAddr;
+use crate::http::Endpoint;
 
 /// Answers one invocation. Requests for endpoints this function does not serve get 404.
 pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Body> {

@@ -10,6 +10,7 @@
 //! - [`http`]: `http::Request` in, `http::Response` out; the one code path every adapter calls.
 
 pub mod admin;
+pub mod app;
 pub mod audit;
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -31,10 +32,9 @@ pub mod setup;
 pub mod signer;
 pub mod store;
 pub mod telemetry;
-pub mod throttle;
 pub mod trust;
 pub mod upstream;
 
+pub use app::App;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use http::App;

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::app::App;
 use crate::clock::Clock;
 use crate::config::{Config, SignerConfig, StoreConfig};
 use crate::domain::{KeyRecord, KeyStatus};
-use crate::http::App;
 use crate::keys::{KeyError, KeyPolicy, KeyRing};
 use crate::signer::dedicated::LocalSignerFactory;
 use crate::signer::local::{LocalKey, LocalNextKey};

@@ -135,7 +135,7 @@ async fn failed_authentication_is_throttled_per_client_and_address_never_for_val
     };
     let mut answers = std::collections::HashMap::new();
     for id in ["throttled", "no-such-client"] {
-        for _ in 0..tokenmint::throttle::MAX_FAILURES {
+        for _ in 0..tokenmint::oauth::throttle::MAX_FAILURES {
             s.post(
                 "/oauth2/token",
                 "grant_type=client_credentials",
@@ -153,7 +153,7 @@ async fn failed_authentication_is_throttled_per_client_and_address_never_for_val
             .await;
         r.assert_error(429, "invalid_client");
         let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
-        assert!((1..=tokenmint::throttle::WINDOW_SECS).contains(&retry));
+        assert!((1..=tokenmint::oauth::throttle::WINDOW_SECS).contains(&retry));
         answers.insert(id, (r.status, r.text.clone()));
     }
     // An unknown client is throttled exactly like an existing one.
@@ -166,7 +166,7 @@ async fn failed_authentication_is_throttled_per_client_and_address_never_for_val
         .await
         .assert_error(429, "invalid_client");
     // The next window starts afresh.
-    s.clock.advance(tokenmint::throttle::WINDOW_SECS);
+    s.clock.advance(tokenmint::oauth::throttle::WINDOW_SECS);
     s.post(
         "/oauth2/token",
         "grant_type=client_credentials",

@@ -1,7 +1,8 @@
 //! The introspection function: `POST /oauth2/introspect` (RFC 7662) and `POST /oauth2/revoke` (RFC 7009).
 
 use lambda_http::{Body, Request, Response};
-use tokenmint::http::{App, Endpoint};
+use tokenmint::app::App;
+use tokenmint::http::Endpoint;
 
 /// The endpoints this function answers; API Gateway routes only these here.
 pub const SERVES: &[Endpoint] = &[Endpoint::Introspect, Endpoint::Revoke];

@@ -1,7 +1,8 @@
 //! The token function: `POST /oauth2/token` (RFC 6749 §3.2) behind API Gateway.
 
 use lambda_http::{Body, Request, Response};
-use tokenmint::http::{App, Endpoint};
+use tokenmint::app::App;
+use tokenmint::http::Endpoint;
 
 /// The endpoints this function answers; API Gateway routes only these here.
 pub const SERVES: &[Endpoint] = &[Endpoint::Token];

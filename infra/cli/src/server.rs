@@ -86,6 +86,6 @@ async fn handle(
     let mut req = http::Request::from_parts(parts, bytes);
     // The peer address, never a forwarding header: the local server sits behind no proxy.
     req.extensions_mut()
-        .insert(tokenmint::throttle::SourceAddr(peer.ip()));
+        .insert(tokenmint::app::SourceAddr(peer.ip()));
     app.handle(req).await.map(Full::new)
 }

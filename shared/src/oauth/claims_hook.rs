@@ -3,9 +3,9 @@
 
 use super::form::Form;
 use super::{ErrorCode, OAuthError, shown};
+use crate::app::{App, Site};
 use crate::domain::{AccessTokenClaims, Client, Principal, ScopeSet};
 use crate::hook::{self, CONTRACT_VERSION, HookClient, HookEvent, WITHHELD_PARAMETERS};
-use crate::http::{App, Site};
 
 /// Runs the client's hook for a token about to be issued and applies what it approved to
 /// `claims`. No token is issued unless this succeeds.

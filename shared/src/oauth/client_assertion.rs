@@ -18,11 +18,11 @@
 use serde_json::{Map, Value};
 
 use super::OAuthError;
-use super::metadata::TOKEN_PATH;
+use super::paths::TOKEN_PATH;
+use crate::app::{App, Site};
 use crate::clock::UnixTime;
 use crate::domain::Issuer;
 use crate::domain::{Client, ClientId, ClientKeys};
-use crate::http::{App, Site};
 use crate::jwt::verify;
 
 /// `client_assertion_type` of a JWT assertion (RFC 7523 §2.2).

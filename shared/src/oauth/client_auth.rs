@@ -8,9 +8,9 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::OAuthError;
 use super::form::{self, Form};
+use crate::app::{App, Site};
 use crate::clock::UnixTime;
 use crate::domain::{Client, ClientId, ClientSecret, SecretHash};
-use crate::http::{App, Site};
 use crate::store::cache::ClientCache;
 
 /// Standard base64; padding optional, since some clients omit it.

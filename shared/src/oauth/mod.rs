@@ -9,12 +9,15 @@ pub mod form;
 pub mod grants;
 pub mod introspection;
 pub mod metadata;
+pub mod paths;
 pub mod refresh;
 pub mod request;
 pub mod response;
 pub mod revocation;
 pub mod step_up;
+pub mod throttle;
 pub mod token;
+pub mod validation;
 
 pub use error::{ErrorCode, OAuthError, RETRY_AFTER_SECS};
 

@@ -6,9 +6,9 @@
 use aws_lc_rs::digest;
 
 use super::OAuthError;
+use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::{AccessTokenClaims, RefreshRecord};
-use crate::http::App;
 
 /// A new refresh token and its hash.
 pub fn generate() -> Result<(String, String), OAuthError> {

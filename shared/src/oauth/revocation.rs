@@ -3,11 +3,11 @@
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 
-use super::introspection::{Check, validate};
 use super::request::FormRequest;
+use super::validation::{Check, validate};
 use super::{ErrorCode, OAuthError, client_auth, response};
+use crate::app::{App, Site};
 use crate::audit;
-use crate::http::{App, Site};
 
 pub async fn handle(
     app: &App,
@@ -17,7 +17,7 @@ pub async fn handle(
     let request = FormRequest::read(req)?;
     let now = app.clock.now();
     let creds = client_auth::credentials(&request.form, request.authorization.as_deref())?;
-    let caller = crate::throttle::authenticate(app, site, req, &creds, now).await?;
+    let caller = crate::oauth::throttle::authenticate(app, site, req, &creds, now).await?;
     let token = request
         .form
         .get("token")

@@ -4,8 +4,8 @@
 //! RFC 9470, so the application knows to authenticate the user again and retry.
 
 use super::OAuthError;
+use crate::app::App;
 use crate::domain::ScopeSet;
-use crate::http::App;
 
 /// Checks every rule that names a scope of `scope` against the subject's `acr`. `acr` values
 /// have no order: only membership counts.

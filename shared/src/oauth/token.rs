@@ -8,22 +8,15 @@ use http::{Request, Response};
 use serde::Serialize;
 
 use super::form::Form;
-use super::grants::{client_credentials, refresh_token, token_exchange};
+use super::grants::{SUPPORTED_GRANTS, client_credentials, refresh_token, token_exchange};
 use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
+use crate::app::{App, Committing, Site};
 use crate::audit;
 use crate::domain::{AccessTokenClaims, Client, GrantType};
-use crate::http::{App, Committing, Site};
 use crate::jwt::mint::{self, MintError};
 use crate::keys::KeyError;
 use crate::signer::SignError;
-
-/// Grant types this build serves; advertised in the metadata.
-pub const SUPPORTED_GRANTS: &[GrantType] = &[
-    GrantType::ClientCredentials,
-    GrantType::TokenExchange,
-    GrantType::RefreshToken,
-];
 
 /// A successful answer (RFC 6749 §5.1, RFC 8693 §2.2.1).
 #[derive(Debug, Serialize)]
@@ -60,7 +53,7 @@ pub async fn handle(
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let now = app.clock.now();
     let creds = client_auth::credentials(form, request.authorization.as_deref())?;
-    let client = crate::throttle::authenticate(app, site, req, &creds, now).await?;
+    let client = crate::oauth::throttle::authenticate(app, site, req, &creds, now).await?;
     let grant = supported_grant(grant_name)?;
     if !client.grants.contains(&grant) {
         return Err(OAuthError::new(

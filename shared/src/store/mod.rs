@@ -4,6 +4,7 @@
 //! [`memory`] (unit tests only). [`cache`] decorates a client store for the hot path, and
 //! [`list_cache`] the trusted-issuer and step-up-rule lists.
 
+pub mod blocked;
 pub mod cache;
 #[cfg(feature = "aws")]
 pub mod dynamodb;

@@ -4,8 +4,9 @@
 //! `audience`. Client authentication is done before dispatch; anything else is ignored
 //! (RFC 6749 §3.2).
 
-use super::{Policy, audience, scope};
+use super::{audience, scope};
 use crate::clock::UnixTime;
+use crate::domain::TokenPolicy;
 use crate::domain::{AccessTokenClaims, Client};
 use crate::oauth::OAuthError;
 use crate::oauth::form::Form;
@@ -14,7 +15,7 @@ use crate::oauth::form::Form;
 pub fn claims(
     client: &Client,
     form: &Form,
-    policy: &Policy,
+    policy: &TokenPolicy,
     now: UnixTime,
     jti: String,
 ) -> Result<AccessTokenClaims, OAuthError> {
@@ -48,7 +49,7 @@ mod tests {
     #[test]
     fn claims_of_a_client_credentials_token() {
         let c = sample_client("ci-bot");
-        let p = Policy {
+        let p = TokenPolicy {
             issuer: "https://iss".into(),
             default_ttl: 3600,
             max_ttl: 300,

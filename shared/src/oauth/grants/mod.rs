@@ -5,27 +5,16 @@ pub mod client_credentials;
 pub mod refresh_token;
 pub mod token_exchange;
 
-use crate::domain::{Audience, Client, InvalidAudience, ScopeSet};
+use crate::domain::{Audience, Client, GrantType, InvalidAudience, ScopeSet};
 use crate::oauth::form::Form;
 use crate::oauth::{ErrorCode, OAuthError, shown};
 
-/// Limits every grant applies to what it issues.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub issuer: String,
-    pub default_ttl: u64,
-    pub max_ttl: u64,
-}
-
-impl Policy {
-    /// The lifetime of a token for `client`: its own, or the default, never above the maximum.
-    pub fn ttl(&self, client: &Client) -> u64 {
-        client
-            .token_ttl
-            .unwrap_or(self.default_ttl)
-            .min(self.max_ttl)
-    }
-}
+/// Grant types this build serves; advertised in the metadata.
+pub const SUPPORTED_GRANTS: &[GrantType] = &[
+    GrantType::ClientCredentials,
+    GrantType::TokenExchange,
+    GrantType::RefreshToken,
+];
 
 /// The granted scope (RFC 6749 §3.3): the requested scopes if all are allowed, else
 /// `invalid_scope`; without a request, the client's defaults.

@@ -6,12 +6,12 @@
 //! family; presenting a used token is reuse and does the same.
 
 use super::scope;
+use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::{Audience, Client, RefreshRecord, ScopeSet};
-use crate::http::App;
 use crate::oauth::form::Form;
-use crate::oauth::introspection::lineage;
 use crate::oauth::refresh::{self, revoke_family};
+use crate::oauth::validation::lineage;
 use crate::oauth::{ErrorCode, OAuthError};
 
 /// A redemption about to happen: the token presented, and the record of its successor, whose

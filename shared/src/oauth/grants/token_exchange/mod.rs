@@ -11,13 +11,14 @@ pub mod subject;
 
 use serde_json::Value;
 
-use super::{Policy, audience};
+use super::audience;
+use crate::app::{App, Site};
 use crate::clock::UnixTime;
+use crate::domain::TokenPolicy;
 use crate::domain::{
     AccessTokenClaims, Actor, Chain, Client, Delegation, Principal, PrincipalKind, ScopeSet,
     UserSub,
 };
-use crate::http::{App, Site};
 use crate::oauth::form::Form;
 use crate::oauth::{ErrorCode, OAuthError, shown};
 use subject::{ACCESS_TOKEN_TYPE, JWT_TYPE, Subject, validate_subject};
@@ -293,7 +294,7 @@ fn lifetime(
     subject: &Subject,
     extension: Option<u64>,
     client: &Client,
-    policy: &Policy,
+    policy: &TokenPolicy,
     app: &App,
     now: UnixTime,
 ) -> Result<(UnixTime, UnixTime), OAuthError> {

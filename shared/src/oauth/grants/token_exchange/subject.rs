@@ -3,14 +3,14 @@
 
 use serde_json::{Map, Value};
 
+use crate::app::{App, Site};
 use crate::clock::UnixTime;
 use crate::domain::{
     AccessTokenClaims, Actor, Chain, Principal, ScopeClaim, ScopeSet, TrustedIssuer, UserSub,
 };
-use crate::http::{App, Site};
 use crate::jwt::verify::{self, Invalid};
 use crate::oauth::OAuthError;
-use crate::oauth::introspection::validate_active;
+use crate::oauth::validation::validate_active;
 
 /// Token types (RFC 8693 §3) accepted as `subject_token_type`.
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";

@@ -11,36 +11,25 @@
 //! - The key is a hash of the pair: neither a client id nor an address reaches the store.
 //!
 //! Once a pair is over the limit, the process remembers it until the window ends
-//! ([`Blocked`]) and answers its failures `429` from memory, without writing the counter
+//! ([`crate::store::blocked::Blocked`]) and answers its failures `429` from memory, without writing the counter
 //! again: a noisy pair costs the store one write per process, not one per request. The
 //! counter write itself is best effort (a single short attempt on DynamoDB).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use aws_lc_rs::digest;
 use bytes::Bytes;
 use http::Request;
 
-use crate::clock::UnixTime;
+use super::client_auth::{self, Credentials};
+use super::{ErrorCode, OAuthError};
+use crate::app::{App, Site, SourceAddr};
 use crate::domain::Client;
-use crate::http::{App, Site};
-use crate::oauth::client_auth::{self, Credentials};
-use crate::oauth::{ErrorCode, OAuthError};
 
 /// Failed authentications allowed per (client id, source address) in one window.
 pub const MAX_FAILURES: u32 = 10;
 /// The length of a counting window.
 pub const WINDOW_SECS: u64 = 300;
-/// Most pairs a process remembers as over the limit ([`Blocked`]).
-pub const MAX_BLOCKED: usize = 10_000;
-
-/// Where a request came from, set by the adapter that knows it (the local server's peer
-/// address; API Gateway's `requestContext.http.sourceIp`), never from a header a client
-/// controls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceAddr(pub IpAddr);
 
 /// The store key of a (client id, source address) pair.
 pub fn key(client_id: &str, source: Option<IpAddr>) -> String {
@@ -49,44 +38,6 @@ pub fn key(client_id: &str, source: Option<IpAddr>) -> String {
     ctx.update(b"\0");
     ctx.update(source.map(|a| a.to_string()).unwrap_or_default().as_bytes());
     crate::jwt::b64(ctx.finish().as_ref())
-}
-
-/// Pairs over the limit in this process, each until its window ends. At most
-/// [`MAX_BLOCKED`]: when full, expired pairs go first, then the one whose window ends
-/// soonest (a pair forgotten early only costs a counter write again).
-#[derive(Debug, Default)]
-pub struct Blocked(Mutex<HashMap<String, UnixTime>>);
-
-impl Blocked {
-    /// When the block on `key` ends, if it is blocked at `now`.
-    pub fn until(&self, key: &str, now: UnixTime) -> Option<UnixTime> {
-        let map = self.0.lock().ok()?;
-        map.get(key).copied().filter(|&end| end > now)
-    }
-
-    /// Blocks `key` until `end`.
-    pub fn block(&self, key: String, end: UnixTime, now: UnixTime) {
-        let Ok(mut map) = self.0.lock() else { return };
-        if map.len() >= MAX_BLOCKED && !map.contains_key(&key) {
-            map.retain(|_, &mut e| e > now);
-            if map.len() >= MAX_BLOCKED {
-                let soonest = map.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone());
-                if let Some(k) = soonest {
-                    map.remove(&k);
-                }
-            }
-        }
-        map.insert(key, end);
-    }
-
-    /// How many pairs are remembered, expired ones included until they are evicted.
-    pub fn len(&self) -> usize {
-        self.0.lock().map_or(0, |m| m.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Authenticates the client of `req`, counting a failure against its (client id, source
@@ -150,34 +101,11 @@ mod tests {
         assert_eq!(key("c1", None).len(), 43);
     }
 
-    #[test]
-    fn blocked_pairs_are_bounded_and_expired_ones_go_first() {
-        let b = Blocked::default();
-        for i in 0..MAX_BLOCKED {
-            b.block(format!("old{i}"), 100, 0);
-        }
-        assert_eq!(b.len(), MAX_BLOCKED);
-        assert_eq!(b.until("old1", 50), Some(100));
-        assert_eq!(b.until("old1", 100), None);
-        // Full, all expired: they all go.
-        b.block("new".into(), 500, 200);
-        assert_eq!(b.len(), 1);
-        for i in 1..MAX_BLOCKED {
-            b.block(format!("live{i}"), 1_000 + i as u64, 200);
-        }
-        // Full, none expired: the pair whose window ends soonest goes.
-        b.block("newest".into(), 2_000, 200);
-        assert_eq!(b.len(), MAX_BLOCKED);
-        assert_eq!(b.until("new", 200), None);
-        assert_eq!(b.until("live1", 200), Some(1_001));
-        assert_eq!(b.until("newest", 200), Some(2_000));
-    }
-
     async fn try_secret(
         app: &App,
         req: &Request<Bytes>,
         secret: String,
-        now: UnixTime,
+        now: crate::clock::UnixTime,
     ) -> Result<std::sync::Arc<Client>, OAuthError> {
         let creds = Credentials {
             method: crate::oauth::client_auth::Method::Post,
@@ -201,9 +129,9 @@ mod tests {
         async fn add_auth_failure(
             &self,
             key: &str,
-            now: UnixTime,
+            now: crate::clock::UnixTime,
             window: u64,
-        ) -> Result<(u32, UnixTime), crate::store::StoreError> {
+        ) -> Result<(u32, crate::clock::UnixTime), crate::store::StoreError> {
             self.writes
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.inner.add_auth_failure(key, now, window).await
