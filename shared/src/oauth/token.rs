@@ -8,6 +8,7 @@ use http::{Request, Response};
 use serde::Serialize;
 
 use super::form::Form;
+use super::grants::outcome::{Granted, RefreshPlan};
 use super::grants::{SUPPORTED_GRANTS, client_credentials, refresh_token, token_exchange};
 use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
@@ -30,15 +31,6 @@ struct TokenResponse<'a> {
     scope: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
-}
-
-/// What a grant decided, before the hook and the signature.
-struct Decision {
-    claims: AccessTokenClaims,
-    issued_token_type: Option<&'static str>,
-    subject_issuer: Option<String>,
-    upstream_issuer: Option<String>,
-    redemption: Option<refresh_token::Redemption>,
 }
 
 pub async fn handle(
@@ -79,6 +71,8 @@ pub async fn handle(
         })
 }
 
+/// Issues a token: the grant decides the claims, then every grant goes through the same steps
+/// (hook, delegated cap, size bound, signature, refresh tokens, audit, answer).
 async fn issue(
     app: &App,
     site: &Site,
@@ -89,91 +83,99 @@ async fn issue(
     committing: Option<Committing>,
 ) -> Result<Response<Bytes>, OAuthError> {
     let jti = new_jti()?;
-    let mut d = match grant {
-        GrantType::ClientCredentials => Decision {
-            claims: client_credentials::claims(client, form, &site.policy, now, jti)?,
-            issued_token_type: None,
-            subject_issuer: None,
-            upstream_issuer: None,
-            redemption: None,
-        },
+    let mut granted = match grant {
+        GrantType::ClientCredentials => {
+            client_credentials::grant(client, form, &site.policy, now, jti)?
+        }
         GrantType::TokenExchange => {
-            let x = token_exchange::exchange(app, site, client, form, now, jti).await?;
-            Decision {
-                claims: x.claims,
-                issued_token_type: Some(x.issued_token_type),
-                subject_issuer: Some(x.subject_issuer),
-                upstream_issuer: x.upstream_issuer,
-                redemption: None,
-            }
+            token_exchange::grant(app, site, client, form, now, jti).await?
         }
-        GrantType::RefreshToken => {
-            let r = refresh_token::redeem(app, client, form, now, jti).await?;
-            Decision {
-                claims: r.next.claims.clone(),
-                issued_token_type: None,
-                subject_issuer: None,
-                upstream_issuer: None,
-                redemption: Some(r),
-            }
-        }
+        GrantType::RefreshToken => refresh_token::grant(app, client, form, now, jti).await?,
     };
-    if client.hook && grant != GrantType::RefreshToken {
-        let subject = d.subject_issuer.as_deref();
-        super::claims_hook::apply(
-            app,
-            site,
-            client,
-            form,
-            grant.as_str(),
-            subject,
-            &mut d.claims,
-        )
-        .await?;
+    if client.hook && granted.runs_hook {
+        let subject = granted.subject_issuer.as_deref();
+        let claims = &mut granted.claims;
+        super::claims_hook::apply(app, site, client, form, grant.as_str(), subject, claims).await?;
     }
-    cap_delegated(&mut d.claims);
-    // A new refresh token goes with an exchanged token when the client may refresh; its
-    // family id joins the access token's chain before it is signed.
-    let mut fresh: Option<(String, String, String)> = None;
-    if grant == GrantType::TokenExchange && client.grants.contains(&GrantType::RefreshToken) {
-        let family = new_jti()?;
-        if let Some(chain) = d.claims.chain.as_mut() {
-            chain.jti.push(family.clone());
-        }
-        let (token, hash) = super::refresh::generate()?;
-        fresh = Some((family, token, hash));
+    cap_delegated(&mut granted.claims);
+    let family = new_family(&mut granted)?;
+    if granted.size_bound {
+        check_size(&granted.claims)?;
     }
-    if grant != GrantType::ClientCredentials {
-        check_size(&d.claims)?;
+    let token = sign(app, &granted.claims).await?;
+    let refresh = finish_refresh(app, &granted, family, now, committing.as_ref()).await?;
+    audit_issued(app, client, grant, &granted, refresh.is_some());
+    let c = &granted.claims;
+    response::ok_json(&TokenResponse {
+        access_token: &token,
+        issued_token_type: granted.issued_token_type,
+        token_type: "Bearer",
+        expires_in: c.exp.saturating_sub(c.iat),
+        scope: &c.scope,
+        refresh_token: refresh.as_deref(),
+    })
+}
+
+/// A refresh-token family about to begin: its id, the token, and the token's hash.
+struct Family {
+    id: String,
+    token: String,
+    hash: String,
+}
+
+/// For a grant that begins a refresh-token family, makes it; its id joins the access token's
+/// chain before the token is signed.
+fn new_family(granted: &mut Granted) -> Result<Option<Family>, OAuthError> {
+    if !matches!(granted.refresh, RefreshPlan::NewFamily { .. }) {
+        return Ok(None);
     }
-    let token = sign(app, &d.claims).await?;
-    let refresh = match (&d.redemption, fresh) {
-        (Some(r), _) => {
-            if let Some(c) = &committing {
+    let id = new_jti()?;
+    if let Some(chain) = granted.claims.chain.as_mut() {
+        chain.jti.push(id.clone());
+    }
+    let (token, hash) = super::refresh::generate()?;
+    Ok(Some(Family { id, token, hash }))
+}
+
+/// After the access token is signed: commits a rotation, or stores a new family. The refresh
+/// token to answer with, if any.
+async fn finish_refresh(
+    app: &App,
+    granted: &Granted,
+    family: Option<Family>,
+    now: u64,
+    committing: Option<&Committing>,
+) -> Result<Option<String>, OAuthError> {
+    match (&granted.refresh, family) {
+        (RefreshPlan::Rotate(r), _) => {
+            if let Some(c) = committing {
                 c.start();
             }
             refresh_token::commit(app, r, now).await?;
-            Some(r.next_token.clone())
+            Ok(Some(r.next_token.clone()))
         }
-        (None, Some((family, token, hash))) => {
+        (RefreshPlan::NewFamily { upstream_issuer }, Some(f)) => {
             let record = super::refresh::record(
                 app,
-                hash,
-                &family,
-                &d.claims,
+                f.hash,
+                &f.id,
+                &granted.claims,
                 now,
                 None,
-                d.upstream_issuer.clone(),
+                upstream_issuer.clone(),
             )?;
             app.refresh_tokens
                 .put_refresh_token(&record)
                 .await
                 .map_err(OAuthError::unavailable)?;
-            Some(token)
+            Ok(Some(f.token))
         }
-        (None, None) => None,
-    };
-    let c = &d.claims;
+        _ => Ok(None),
+    }
+}
+
+fn audit_issued(app: &App, client: &Client, grant: GrantType, granted: &Granted, refresh: bool) {
+    let c = &granted.claims;
     audit!(
         "token_issued",
         grant = grant.as_str(),
@@ -186,17 +188,9 @@ async fn issue(
         exp = c.exp,
         dlg = %c.dlg.join(" "),
         hook = if client.hook { app.hook.name() } else { "" },
-        subject_issuer = d.subject_issuer.as_deref().unwrap_or_default(),
-        refresh_token = refresh.is_some(),
+        subject_issuer = granted.subject_issuer.as_deref().unwrap_or_default(),
+        refresh_token = refresh,
     );
-    response::ok_json(&TokenResponse {
-        access_token: &token,
-        issued_token_type: d.issued_token_type,
-        token_type: "Bearer",
-        expires_in: c.exp.saturating_sub(c.iat),
-        scope: &c.scope,
-        refresh_token: refresh.as_deref(),
-    })
 }
 
 /// One rule for every grant and path, applied after the hook (which may tie a token to

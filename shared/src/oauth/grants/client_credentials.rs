@@ -4,12 +4,26 @@
 //! `audience`. Client authentication is done before dispatch; anything else is ignored
 //! (RFC 6749 §3.2).
 
+use super::outcome::{Granted, RefreshPlan};
 use super::{audience, scope};
 use crate::clock::UnixTime;
 use crate::domain::TokenPolicy;
 use crate::domain::{AccessTokenClaims, Client};
 use crate::oauth::OAuthError;
 use crate::oauth::form::Form;
+
+/// The client-credentials grant: the client's own token, through the hook, no refresh token
+/// (RFC 6749 §4.4.3).
+pub fn grant(
+    client: &Client,
+    form: &Form,
+    policy: &TokenPolicy,
+    now: UnixTime,
+    jti: String,
+) -> Result<Granted, OAuthError> {
+    let claims = claims(client, form, policy, now, jti)?;
+    Ok(Granted::new(claims, RefreshPlan::None))
+}
 
 /// The claims of the token to issue: `sub` is the client itself (RFC 9068 §2.2).
 pub fn claims(

@@ -2,6 +2,7 @@
 //! endpoint dispatches to them with an exhaustive `match`.
 
 pub mod client_credentials;
+pub mod outcome;
 pub mod refresh_token;
 pub mod token_exchange;
 

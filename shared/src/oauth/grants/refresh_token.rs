@@ -5,6 +5,7 @@
 //! a changed client, a revoked delegation or ancestor) is `invalid_grant` and revokes the
 //! family; presenting a used token is reuse and does the same.
 
+use super::outcome::{Granted, Redemption, RefreshPlan};
 use super::scope;
 use crate::app::App;
 use crate::clock::UnixTime;
@@ -14,20 +15,28 @@ use crate::oauth::refresh::{self, revoke_family};
 use crate::oauth::validation::lineage;
 use crate::oauth::{ErrorCode, OAuthError};
 
-/// A redemption about to happen: the token presented, and the record of its successor, whose
-/// claims are the access token to issue. Nothing is written until the access token is signed.
-#[derive(Debug)]
-pub struct Redemption {
-    pub presented: RefreshRecord,
-    pub next: RefreshRecord,
-    pub next_token: String,
-}
-
 fn invalid_grant() -> OAuthError {
     OAuthError::new(
         ErrorCode::InvalidGrant,
         "the refresh token is invalid, expired or revoked",
     )
+}
+
+/// The refresh-token grant: the successor's claims, the rotation to commit once they are
+/// signed, and no hook (it ran when the family began).
+pub async fn grant(
+    app: &App,
+    client: &Client,
+    form: &Form,
+    now: UnixTime,
+    jti: String,
+) -> Result<Granted, OAuthError> {
+    let r = redeem(app, client, form, now, jti).await?;
+    Ok(Granted {
+        runs_hook: false,
+        size_bound: true,
+        ..Granted::new(r.next.claims.clone(), RefreshPlan::Rotate(r))
+    })
 }
 
 /// Checks the presented refresh token and prepares its successor.
