@@ -19,7 +19,38 @@ pub async fn apply(
     claims: &mut AccessTokenClaims,
 ) -> Result<(), OAuthError> {
     let granted = ScopeSet::parse(&claims.scope).map_err(OAuthError::server_error)?;
-    let event = HookEvent {
+    let event = event(site, client, form, grant_type, subject_issuer, claims);
+    let approved = hook::call(
+        app.hook.as_ref(),
+        &event,
+        &app.config.hook.settings,
+        &granted,
+    )
+    .await?;
+    let scope = approved.scope.clone().unwrap_or(granted);
+    claims.exp = claims
+        .exp
+        .min(delegations_end(app, client, claims, &approved.delegations, &scope).await?);
+    if approved.scope.is_some() {
+        claims.scope = scope.to_string();
+    }
+    claims.dlg.extend(approved.delegations);
+    // Claims carried from a subject token stay unless the hook sets them anew.
+    claims.extra.extend(approved.claims);
+    Ok(())
+}
+
+/// The event the hook receives (docs/hook.md): the client, the request's parameters but the
+/// withheld ones, and the claims decided so far.
+fn event(
+    site: &Site,
+    client: &Client,
+    form: &Form,
+    grant_type: &str,
+    subject_issuer: Option<&str>,
+    claims: &AccessTokenClaims,
+) -> HookEvent {
+    HookEvent {
         version: CONTRACT_VERSION,
         request_id: claims.jti.clone(),
         grant_type: grant_type.to_owned(),
@@ -44,30 +75,30 @@ pub async fn apply(
             .filter(|_| subject_issuer.is_some()),
         act: claims.act.clone(),
         subject_issuer: subject_issuer.map(String::from),
-    };
-    let approved = hook::call(
-        app.hook.as_ref(),
-        &event,
-        &app.config.hook.settings,
-        &granted,
-    )
-    .await?;
+    }
+}
+
+/// Checks the delegations the hook tied the token to: each must stand, name this client, and
+/// cover the token's scope; a hook's word is not enough. When the first of them ends.
+async fn delegations_end(
+    app: &App,
+    client: &Client,
+    claims: &AccessTokenClaims,
+    ids: &[String],
+    scope: &ScopeSet,
+) -> Result<u64, OAuthError> {
     let now = app.clock.now();
     let me = Principal::client(&client.id);
-    let scope = approved.scope.clone().unwrap_or(granted);
-    for id in &approved.delegations {
+    let mut end = u64::MAX;
+    for id in ids {
         let d = app
             .delegations
             .delegation_by_id(id)
             .await
             .map_err(OAuthError::unavailable)?;
         match d {
-            // A hook's word is not enough: the delegation must stand, name this client, and
-            // cover the token's scope.
-            Some(d) if d.is_live(now) && d.delegate == me && d.allows(&scope) => {
-                if let Some(until) = d.expires_at {
-                    claims.exp = claims.exp.min(until);
-                }
+            Some(d) if d.is_live(now) && d.delegate == me && d.allows(scope) => {
+                end = end.min(d.expires_at.unwrap_or(u64::MAX));
             }
             _ => {
                 crate::audit!(
@@ -87,11 +118,5 @@ pub async fn apply(
             }
         }
     }
-    if approved.scope.is_some() {
-        claims.scope = scope.to_string();
-    }
-    claims.dlg.extend(approved.delegations);
-    // Claims carried from a subject token stay unless the hook sets them anew.
-    claims.extra.extend(approved.claims);
-    Ok(())
+    Ok(end)
 }

@@ -213,27 +213,10 @@ pub fn upstream_subject(
     namespace: &str,
     explicit_access_token: bool,
 ) -> Result<Subject, String> {
-    let time = |name: &str| -> Result<Option<UnixTime>, String> {
-        match c.get(name) {
-            None => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| format!("{name} is not a NumericDate")),
-        }
-    };
     if c.get("iss").and_then(Value::as_str) != Some(profile.issuer.as_str()) {
         return Err("wrong issuer".into());
     }
-    let exp = time("exp")?.ok_or("no exp")?;
-    if now >= exp {
-        return Err("expired".into());
-    }
-    let (iat, nbf) = (time("iat")?, time("nbf")?);
-    let horizon = now.saturating_add(leeway);
-    if iat.is_some_and(|t| t > horizon) || nbf.is_some_and(|t| t > horizon) {
-        return Err("not yet valid".into());
-    }
+    let (iat, exp) = upstream_times(&c, now, leeway)?;
     let aud = strings(c.get("aud"), "aud")?.unwrap_or_default();
     if !profile.audiences.is_empty() && !aud.iter().any(|a| profile.audiences.contains(a)) {
         return Err("aud is none of the issuer's audiences".into());
@@ -252,25 +235,7 @@ pub fn upstream_subject(
         None if !profile.id_tokens || explicit_access_token => None,
         _ => profile.max_scope.clone(),
     };
-    let mut extra = Map::new();
-    extra.insert(
-        format!("{namespace}idp"),
-        Value::from(profile.issuer.clone()),
-    );
-    // A profile stored before mapping targets were checked may still name one tokenmint
-    // issues itself: such a mapping is skipped, never applied.
-    let mappings = profile
-        .claim_map
-        .iter()
-        .filter(|m| !crate::domain::RESERVED_NAMESPACED_CLAIMS.contains(&m.to.as_str()));
-    for m in mappings {
-        if let Some(v) = c.get(&m.from) {
-            if v.to_string().len() > MAX_MAPPED_CLAIM_BYTES {
-                return Err(format!("claim {} is too large to map", m.from));
-            }
-            extra.insert(format!("{namespace}{}", m.to), v.clone());
-        }
-    }
+    let extra = mapped_claims(profile, &c, namespace)?;
     Ok(Subject {
         ours: false,
         issuer: profile.issuer.clone(),
@@ -290,9 +255,68 @@ pub fn upstream_subject(
         chain: None,
         acr: bounded(optional_string(c.get("acr"), "acr")?, "acr")?,
         amr: bounded_list(strings(c.get("amr"), "amr")?)?,
-        auth_time: time("auth_time")?,
+        auth_time: numeric_date(&c, "auth_time")?,
         extra,
     })
+}
+
+/// A NumericDate claim (RFC 7519 §2), if present.
+fn numeric_date(c: &Map<String, Value>, name: &str) -> Result<Option<UnixTime>, String> {
+    match c.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| format!("{name} is not a NumericDate")),
+    }
+}
+
+/// `iat` and `exp` of an upstream token, checked with `nbf` against `now` (RFC 7519 §4.1.4,
+/// §4.1.5; `iat` and `nbf` within the leeway).
+fn upstream_times(
+    c: &Map<String, Value>,
+    now: UnixTime,
+    leeway: u64,
+) -> Result<(Option<UnixTime>, UnixTime), String> {
+    let exp = numeric_date(c, "exp")?.ok_or("no exp")?;
+    if now >= exp {
+        return Err("expired".into());
+    }
+    let (iat, nbf) = (numeric_date(c, "iat")?, numeric_date(c, "nbf")?);
+    let horizon = now.saturating_add(leeway);
+    if iat.is_some_and(|t| t > horizon) || nbf.is_some_and(|t| t > horizon) {
+        return Err("not yet valid".into());
+    }
+    Ok((iat, exp))
+}
+
+/// The claims an upstream token carries into ours: its issuer as `idp`, and the profile's
+/// mappings, each bounded.
+fn mapped_claims(
+    profile: &TrustedIssuer,
+    c: &Map<String, Value>,
+    namespace: &str,
+) -> Result<Map<String, Value>, String> {
+    let mut extra = Map::new();
+    extra.insert(
+        format!("{namespace}idp"),
+        Value::from(profile.issuer.clone()),
+    );
+    // A profile stored before mapping targets were checked may still name one tokenmint
+    // issues itself: such a mapping is skipped, never applied.
+    let mappings = profile
+        .claim_map
+        .iter()
+        .filter(|m| !crate::domain::RESERVED_NAMESPACED_CLAIMS.contains(&m.to.as_str()));
+    for m in mappings {
+        if let Some(v) = c.get(&m.from) {
+            if v.to_string().len() > MAX_MAPPED_CLAIM_BYTES {
+                return Err(format!("claim {} is too large to map", m.from));
+            }
+            extra.insert(format!("{namespace}{}", m.to), v.clone());
+        }
+    }
+    Ok(extra)
 }
 
 /// The longest `acr` or `amr` value copied, and the most `amr` values: bounds on the size of
