@@ -19,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod hook;
 pub mod http;
+pub mod ids;
 pub mod jwt;
 pub mod keys;
 #[cfg(feature = "lambda")]

@@ -12,10 +12,7 @@ use crate::domain::{AccessTokenClaims, RefreshRecord};
 
 /// A new refresh token and its hash.
 pub fn generate() -> Result<(String, String), OAuthError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|_| OAuthError::unavailable("the system random number generator failed"))?;
-    let token = crate::jwt::b64(&bytes);
+    let token = crate::ids::refresh_token().map_err(OAuthError::unavailable)?;
     let hash = hash(&token);
     Ok((token, hash))
 }

@@ -237,15 +237,10 @@ fn unsupported(name: &str) -> OAuthError {
     )
 }
 
-/// A fresh token id: 128 random bits from the operating system, base64url. (Not aws-lc's
-/// generator: its first use seeds a jitter-entropy source, ~40 ms that a KMS-signing Lambda
-/// would otherwise pay on every cold start.) Without randomness no unique id can be made, so
-/// a failing random source fails the request closed.
+/// A fresh token id ([`crate::ids::token_id`]); a failing random source fails the request
+/// closed.
 pub fn new_jti() -> Result<String, OAuthError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|_| OAuthError::unavailable("the system random number generator failed"))?;
-    Ok(crate::jwt::b64(&bytes))
+    crate::ids::token_id().map_err(OAuthError::unavailable)
 }
 
 /// Signs with the active key. A missing key or an unreachable signer fails closed with 503; an
