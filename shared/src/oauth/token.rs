@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::form::Form;
 use super::grants::outcome::{Granted, RefreshPlan};
+use super::grants::request::TokenRequest;
 use super::grants::{SUPPORTED_GRANTS, client_credentials, refresh_token, token_exchange};
 use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
@@ -82,15 +83,16 @@ async fn issue(
     now: u64,
     committing: Option<Committing>,
 ) -> Result<Response<Bytes>, OAuthError> {
+    let request = TokenRequest::parse(grant, form)?;
     let jti = new_jti()?;
-    let mut granted = match grant {
-        GrantType::ClientCredentials => {
-            client_credentials::grant(client, form, &site.policy, now, jti)?
+    let mut granted = match &request {
+        TokenRequest::ClientCredentials(r) => {
+            client_credentials::grant(client, r, &site.policy, now, jti)?
         }
-        GrantType::TokenExchange => {
-            token_exchange::grant(app, site, client, form, now, jti).await?
+        TokenRequest::TokenExchange(r) => {
+            token_exchange::grant(app, site, client, r, now, jti).await?
         }
-        GrantType::RefreshToken => refresh_token::grant(app, client, form, now, jti).await?,
+        TokenRequest::RefreshToken(r) => refresh_token::grant(app, client, r, now, jti).await?,
     };
     if client.hook && granted.runs_hook {
         let subject = granted.subject_issuer.as_deref();

@@ -5,36 +5,36 @@
 //! (RFC 6749 §3.2).
 
 use super::outcome::{Granted, RefreshPlan};
+use super::request::{ClientCredentialsRequest, Targets};
 use super::{audience, scope};
 use crate::clock::UnixTime;
 use crate::domain::TokenPolicy;
 use crate::domain::{AccessTokenClaims, Client};
 use crate::oauth::OAuthError;
-use crate::oauth::form::Form;
 
 /// The client-credentials grant: the client's own token, through the hook, no refresh token
 /// (RFC 6749 §4.4.3).
 pub fn grant(
     client: &Client,
-    form: &Form,
+    request: &ClientCredentialsRequest,
     policy: &TokenPolicy,
     now: UnixTime,
     jti: String,
 ) -> Result<Granted, OAuthError> {
-    let claims = claims(client, form, policy, now, jti)?;
+    let claims = claims(client, &request.targets, policy, now, jti)?;
     Ok(Granted::new(claims, RefreshPlan::None))
 }
 
 /// The claims of the token to issue: `sub` is the client itself (RFC 9068 §2.2).
 pub fn claims(
     client: &Client,
-    form: &Form,
+    targets: &Targets,
     policy: &TokenPolicy,
     now: UnixTime,
     jti: String,
 ) -> Result<AccessTokenClaims, OAuthError> {
-    let scope = scope(form, &client.scopes, &client.default_scopes)?;
-    let aud = audience(form, client)?;
+    let scope = scope(targets.scope, &client.scopes, &client.default_scopes)?;
+    let aud = audience(targets, client)?;
     Ok(AccessTokenClaims {
         iss: policy.issuer.clone(),
         sub: client.id.to_string(),
@@ -68,8 +68,11 @@ mod tests {
             default_ttl: 3600,
             max_ttl: 300,
         };
-        let f = Form::parse(b"scope=write").unwrap();
-        let t = claims(&c, &f, &p, 1000, "j".into()).unwrap();
+        let targets = Targets {
+            scope: Some("write"),
+            ..Targets::default()
+        };
+        let t = claims(&c, &targets, &p, 1000, "j".into()).unwrap();
         assert_eq!(t.sub, "ci-bot");
         assert_eq!(t.client_id, "ci-bot");
         assert_eq!(t.scope, "write");

@@ -4,11 +4,13 @@
 pub mod client_credentials;
 pub mod outcome;
 pub mod refresh_token;
+pub mod request;
 pub mod token_exchange;
+pub mod token_types;
 
 use crate::domain::{Audience, Client, GrantType, InvalidAudience, ScopeSet};
-use crate::oauth::form::Form;
 use crate::oauth::{ErrorCode, OAuthError, shown};
+use request::Targets;
 
 /// Grant types this build serves; advertised in the metadata.
 pub const SUPPORTED_GRANTS: &[GrantType] = &[
@@ -19,8 +21,12 @@ pub const SUPPORTED_GRANTS: &[GrantType] = &[
 
 /// The granted scope (RFC 6749 §3.3): the requested scopes if all are allowed, else
 /// `invalid_scope`; without a request, the client's defaults.
-pub fn scope(form: &Form, allowed: &ScopeSet, default: &ScopeSet) -> Result<ScopeSet, OAuthError> {
-    let Some(raw) = form.get("scope") else {
+pub fn scope(
+    requested: Option<&str>,
+    allowed: &ScopeSet,
+    default: &ScopeSet,
+) -> Result<ScopeSet, OAuthError> {
+    let Some(raw) = requested else {
         return Ok(default.clone());
     };
     let requested = ScopeSet::parse(raw).map_err(|_| {
@@ -47,14 +53,14 @@ pub fn scope(form: &Form, allowed: &ScopeSet, default: &ScopeSet) -> Result<Scop
 /// The one audience of the token: from `resource` (RFC 8707 §2) or `audience` (RFC 8693 §2.1),
 /// which must name one of the client's audiences; repeats of one value are fine, two distinct
 /// values are not (tokens carry one audience). Without either, the client's default audience.
-pub fn audience(form: &Form, client: &Client) -> Result<Audience, OAuthError> {
+pub fn audience(targets: &Targets, client: &Client) -> Result<Audience, OAuthError> {
     let target_error = |d: String| OAuthError::new(ErrorCode::InvalidTarget, d);
     let invalid = |e: InvalidAudience| target_error(e.to_string());
     let mut wanted: Vec<Audience> = Vec::new();
-    for r in form.get_all("resource") {
+    for r in &targets.resources {
         wanted.push(Audience::resource(r).map_err(invalid)?);
     }
-    for a in form.get_all("audience") {
+    for a in &targets.audiences {
         wanted.push(Audience::new(a).map_err(invalid)?);
     }
     wanted.sort();
@@ -80,28 +86,42 @@ mod tests {
     use super::*;
     use crate::store::contract::sample_client;
 
+    use crate::oauth::form::Form;
+
     fn form(s: &str) -> Form {
         Form::parse(s.as_bytes()).unwrap()
+    }
+
+    fn targets(f: &Form) -> Targets<'_> {
+        Targets {
+            scope: f.get("scope"),
+            resources: f.get_all("resource").collect(),
+            audiences: f.get_all("audience").collect(),
+        }
     }
 
     #[test]
     fn scopes() {
         let c = sample_client("c");
         assert_eq!(
-            scope(&form(""), &c.scopes, &c.default_scopes)
+            scope(form("").get("scope"), &c.scopes, &c.default_scopes)
                 .unwrap()
                 .to_string(),
             "read"
         );
         assert_eq!(
-            scope(&form("scope=write+read"), &c.scopes, &c.default_scopes)
-                .unwrap()
-                .to_string(),
+            scope(
+                form("scope=write+read").get("scope"),
+                &c.scopes,
+                &c.default_scopes
+            )
+            .unwrap()
+            .to_string(),
             "read write"
         );
         for bad in ["scope=admin", "scope=read+admin", "scope=a%22b"] {
             assert_eq!(
-                scope(&form(bad), &c.scopes, &c.default_scopes)
+                scope(form(bad).get("scope"), &c.scopes, &c.default_scopes)
                     .unwrap_err()
                     .code,
                 ErrorCode::InvalidScope
@@ -114,7 +134,7 @@ mod tests {
         let mut c = sample_client("c");
         c.audiences.push(Audience::new("billing").unwrap());
         let aud = |s: &str| {
-            audience(&form(s), &c)
+            audience(&targets(&form(s)), &c)
                 .map(|a| a.to_string())
                 .map_err(|e| e.code)
         };

@@ -6,11 +6,11 @@
 //! family; presenting a used token is reuse and does the same.
 
 use super::outcome::{Granted, Redemption, RefreshPlan};
+use super::request::RefreshRequest;
 use super::scope;
 use crate::app::App;
 use crate::clock::UnixTime;
 use crate::domain::{Audience, Client, RefreshRecord, ScopeSet};
-use crate::oauth::form::Form;
 use crate::oauth::refresh::{self, revoke_family};
 use crate::oauth::validation::lineage;
 use crate::oauth::{ErrorCode, OAuthError};
@@ -27,11 +27,11 @@ fn invalid_grant() -> OAuthError {
 pub async fn grant(
     app: &App,
     client: &Client,
-    form: &Form,
+    request: &RefreshRequest<'_>,
     now: UnixTime,
     jti: String,
 ) -> Result<Granted, OAuthError> {
-    let r = redeem(app, client, form, now, jti).await?;
+    let r = redeem(app, client, request, now, jti).await?;
     Ok(Granted {
         runs_hook: false,
         size_bound: true,
@@ -43,13 +43,11 @@ pub async fn grant(
 pub async fn redeem(
     app: &App,
     client: &Client,
-    form: &Form,
+    request: &RefreshRequest<'_>,
     now: UnixTime,
     jti: String,
 ) -> Result<Redemption, OAuthError> {
-    let token = form
-        .get("refresh_token")
-        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let token = request.refresh_token;
     if !refresh::looks_like(token) {
         return Err(invalid_grant());
     }
@@ -77,7 +75,7 @@ pub async fn redeem(
     };
     let template = &presented.claims;
     let held = ScopeSet::parse(&template.scope).map_err(OAuthError::server_error)?;
-    let narrowed = scope(form, &held, &held)?;
+    let narrowed = scope(request.scope, &held, &held)?;
     let mut claims = template.clone();
     // The same lifetime as the first access token (a delegated token stays short, an
     // extended one long), within the family's end and the delegations' own ends.

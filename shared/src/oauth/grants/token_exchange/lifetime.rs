@@ -5,7 +5,6 @@ use super::subject::Subject;
 use crate::clock::UnixTime;
 use crate::domain::{Client, TokenPolicy};
 use crate::oauth::OAuthError;
-use crate::oauth::form::Form;
 
 /// How far a client may extend a chain (its `max_exchange_ttl`): only for chains that act for
 /// a user (a build job acting for the user who started it), never to stretch a client's own
@@ -21,7 +20,7 @@ pub fn extension(client: &Client, subject: &Subject, delegated: bool) -> Option<
 /// for a user) the client may ask (`expires_in`) for up to that long from the chain's first
 /// `iat`: anchored there, re-exchanging cannot reset the clock.
 pub fn lifetime(
-    form: &Form,
+    expires_in: Option<&str>,
     subject: &Subject,
     extension: Option<u64>,
     client: &Client,
@@ -34,7 +33,7 @@ pub fn lifetime(
         Some(max) => root_iat(subject, now).saturating_add(max.min(service_cap)),
         None => subject.exp,
     };
-    let exp = match form.get("expires_in") {
+    let exp = match expires_in {
         None => now
             .saturating_add(policy.ttl(client))
             .min(subject.exp)

@@ -18,16 +18,16 @@ use serde_json::Value;
 
 use super::audience;
 use super::outcome::{Granted, RefreshPlan};
+use super::request::ExchangeRequest;
 use crate::app::{App, Site};
 use crate::clock::UnixTime;
 use crate::domain::{AccessTokenClaims, Chain, Client, GrantType, ScopeSet};
-use crate::oauth::form::Form;
-use crate::oauth::{ErrorCode, OAuthError, shown};
+use crate::oauth::{ErrorCode, OAuthError};
 pub use delegation::{
     DELEGATED_ACCOUNTS_CLAIM, DELEGATED_TTL, DELEGATIONS_SCOPE, MAX_ACT_DEPTH,
     MAX_DELEGATED_ACCOUNTS, TRUNCATED_CLAIM,
 };
-use subject::{ACCESS_TOKEN_TYPE, JWT_TYPE, Subject, validate_subject};
+use subject::{Subject, validate_subject};
 
 /// What an exchange decided.
 #[derive(Debug)]
@@ -47,11 +47,11 @@ pub async fn grant(
     app: &App,
     site: &Site,
     client: &Client,
-    form: &Form,
+    request: &ExchangeRequest<'_>,
     now: UnixTime,
     jti: String,
 ) -> Result<Granted, OAuthError> {
-    let x = exchange(app, site, client, form, now, jti).await?;
+    let x = exchange(app, site, client, request, now, jti).await?;
     let refresh = match client.grants.contains(&GrantType::RefreshToken) {
         true => RefreshPlan::NewFamily {
             upstream_issuer: x.upstream_issuer,
@@ -72,15 +72,13 @@ pub async fn exchange(
     app: &App,
     site: &Site,
     client: &Client,
-    form: &Form,
+    request: &ExchangeRequest<'_>,
     now: UnixTime,
     jti: String,
 ) -> Result<Exchanged, OAuthError> {
-    // §2.1: the request's token parameters.
-    let issued_token_type = requested_token_type(form)?;
-    let token = required(form, "subject_token")?;
-    let token_type = required(form, "subject_token_type")?;
-    // §2.2.2: a subject token that is not valid, or not for this client, is invalid_request.
+    // §2.1: the subject token; §2.2.2: one that is not valid, or not for this client, is
+    // invalid_request.
+    let (token, token_type) = (request.subject_token, request.subject_token_type);
     let subject = validate_subject(app, site, token, token_type).await?;
     if !subject.is_for(client) {
         return Err(OAuthError::invalid_request(
@@ -88,7 +86,7 @@ pub async fn exchange(
         ));
     }
     let mut grantable = grantable(&subject, client)?;
-    let delegation = match form.get("requested_subject") {
+    let delegation = match request.requested_subject {
         Some(named) => Some(delegation::delegation(app, client, &subject, named, now).await?),
         None => None,
     };
@@ -98,12 +96,12 @@ pub async fn exchange(
     if let Some(d) = &delegation {
         grantable = grantable.intersection(&d.scopes);
     }
-    let scope = narrowed_scope(form, &grantable)?;
-    let aud = audience(form, client)?;
+    let scope = narrowed_scope(request.targets.scope, &grantable)?;
+    let aud = audience(&request.targets, client)?;
     crate::oauth::step_up::check(app, &scope, subject.acr.as_deref()).await?;
     let extension = lifetime::extension(client, &subject, delegation.is_some());
     let (until, exp) = lifetime::lifetime(
-        form,
+        request.expires_in,
         &subject,
         extension,
         client,
@@ -139,31 +137,10 @@ pub async fn exchange(
     };
     Ok(Exchanged {
         claims,
-        issued_token_type,
+        issued_token_type: request.issued_token_type,
         upstream_issuer: upstream_issuer(site, &subject),
         subject_issuer: subject.issuer,
     })
-}
-
-/// `requested_token_type` (§2.1): an access token (the default) or a JWT; `actor_token` is
-/// refused.
-fn requested_token_type(form: &Form) -> Result<&'static str, OAuthError> {
-    if form.get("actor_token").is_some() || form.get("actor_token_type").is_some() {
-        return Err(OAuthError::invalid_request("actor_token is not supported"));
-    }
-    match form.get("requested_token_type") {
-        None | Some(ACCESS_TOKEN_TYPE) => Ok(ACCESS_TOKEN_TYPE),
-        Some(JWT_TYPE) => Ok(JWT_TYPE),
-        Some(other) => Err(OAuthError::invalid_request(format!(
-            "requested_token_type {:?} is not issued; ask for an access_token or jwt",
-            shown(other)
-        ))),
-    }
-}
-
-fn required<'a>(form: &'a Form, name: &'static str) -> Result<&'a str, OAuthError> {
-    form.get(name)
-        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
 }
 
 /// What the subject token and the client allow together.
@@ -178,8 +155,8 @@ fn grantable(subject: &Subject, client: &Client) -> Result<ScopeSet, OAuthError>
 }
 
 /// The requested scope, which must be within `grantable`; without a request, all of it.
-fn narrowed_scope(form: &Form, grantable: &ScopeSet) -> Result<ScopeSet, OAuthError> {
-    let scope = super::scope(form, grantable, grantable).map_err(|e| {
+fn narrowed_scope(requested: Option<&str>, grantable: &ScopeSet) -> Result<ScopeSet, OAuthError> {
+    let scope = super::scope(requested, grantable, grantable).map_err(|e| {
         if e.code == ErrorCode::InvalidScope {
             OAuthError::new(
                 ErrorCode::InvalidScope,

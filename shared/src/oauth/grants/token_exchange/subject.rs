@@ -10,12 +10,10 @@ use crate::domain::{
 };
 use crate::jwt::verify::{self, Invalid};
 use crate::oauth::OAuthError;
+pub use crate::oauth::grants::token_types::{ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, JWT_TYPE};
 use crate::oauth::validation::validate_active;
 
 /// Token types (RFC 8693 §3) accepted as `subject_token_type`.
-pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-pub const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
-pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
 
 /// The largest JSON value copied from an upstream claim by a claim mapping.
 pub const MAX_MAPPED_CLAIM_BYTES: usize = 1024;
