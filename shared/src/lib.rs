@@ -12,7 +12,6 @@
 pub mod admin;
 pub mod app;
 pub mod audit;
-#[cfg(feature = "aws")]
 pub mod aws;
 pub mod clock;
 pub mod config;

@@ -35,7 +35,8 @@ pub async fn open_stores(config: &Config) -> Result<Stores, StoreError> {
         StoreConfig::Sqlite(path) => Ok(Stores::from_one(Arc::new(SqliteStore::open(path)?))),
         #[cfg(feature = "aws")]
         StoreConfig::DynamoDb(table) => {
-            let store = crate::store::dynamodb::DynamoStore::from_env(table.as_str()).await;
+            let client = aws_sdk_dynamodb::Client::new(config.aws.config().await);
+            let store = crate::store::dynamodb::DynamoStore::new(client, table.as_str());
             Ok(Stores::from_one(Arc::new(store)))
         }
         #[cfg(not(feature = "aws"))]
@@ -53,7 +54,8 @@ pub async fn open_shared_stores(config: &Config) -> Result<Stores, SetupError> {
     match &config.store {
         #[cfg(feature = "aws")]
         StoreConfig::DynamoDb(table) => {
-            let store = crate::store::dynamodb::DynamoStore::from_env(table.as_str()).await;
+            let client = aws_sdk_dynamodb::Client::new(config.aws.config().await);
+            let store = crate::store::dynamodb::DynamoStore::new(client, table.as_str());
             Ok(Stores::from_one(Arc::new(store)))
         }
         _ => Err(SetupError::Unsupported(
@@ -70,11 +72,11 @@ pub async fn signer_factory(config: &Config) -> Result<Arc<dyn SignerFactory>, S
         SignerConfig::Local => Ok(Arc::new(LocalSignerFactory)),
         #[cfg(feature = "aws")]
         SignerConfig::Kms(_) => Ok(Arc::new(crate::signer::kms::KmsSignerFactory {
-            client: aws_sdk_kms::Client::new(&crate::aws::sdk_config().await),
+            client: aws_sdk_kms::Client::new(config.aws.config().await),
         })),
         #[cfg(feature = "aws")]
         SignerConfig::KmsWrapped(_) => Ok(Arc::new(crate::signer::kms::KmsSignerFactory {
-            client: aws_sdk_kms::Client::new(&crate::aws::sdk_config().await),
+            client: aws_sdk_kms::Client::new(config.aws.config().await),
         })),
         #[cfg(not(feature = "aws"))]
         SignerConfig::Kms(_) | SignerConfig::KmsWrapped(_) => Err(no_aws()),
@@ -96,7 +98,7 @@ pub async fn next_key_source(
         SignerConfig::Local => Ok(Box::new(LocalNextKey(config.signing_alg))),
         #[cfg(feature = "aws")]
         SignerConfig::Kms(key) => Ok(Box::new(crate::signer::kms::KmsNextKey {
-            client: aws_sdk_kms::Client::new(&crate::aws::sdk_config().await),
+            client: aws_sdk_kms::Client::new(config.aws.config().await),
             candidates: std::iter::once(key.clone())
                 .chain(config.kms_rotation_keys.iter().cloned())
                 .collect(),
@@ -105,7 +107,7 @@ pub async fn next_key_source(
         #[cfg(feature = "aws")]
         SignerConfig::KmsWrapped(key) => Ok(Box::new(crate::signer::kms_wrapped::WrappedNextKey {
             wrapper: crate::signer::kms_wrapped::Wrapper::new(
-                aws_sdk_kms::Client::new(&crate::aws::sdk_config().await),
+                aws_sdk_kms::Client::new(config.aws.config().await),
                 key.clone(),
             ),
             alg: config.signing_alg,
@@ -158,14 +160,14 @@ pub async fn ensure_signing_key(
         SignerConfig::Kms(key_id) => {
             // Seeds an empty registry with the configured key; its public half is fetched
             // once here and stored, so signing processes never call GetPublicKey.
-            let client = aws_sdk_kms::Client::new(&crate::aws::sdk_config().await);
+            let client = aws_sdk_kms::Client::new(config.aws.config().await);
             crate::signer::kms::KmsSigner::connect(client, key_id, config.signing_alg)
                 .await?
                 .record(KeyStatus::Active, clock.now())
         }
         #[cfg(feature = "aws")]
         SignerConfig::KmsWrapped(key_id) => {
-            let client = aws_sdk_kms::Client::new(&crate::aws::sdk_config().await);
+            let client = aws_sdk_kms::Client::new(config.aws.config().await);
             crate::signer::kms_wrapped::Wrapper::new(client, key_id.clone())
                 .generate(config.signing_alg, KeyStatus::Active, clock.now())
                 .await?
@@ -263,7 +265,7 @@ pub async fn lambda_claims_hook(
         HookTarget::Default => Ok(default_hook(stores, clock)),
         #[cfg(feature = "aws")]
         HookTarget::Lambda(function) => {
-            Ok(lambda_hook(function, config.hook.settings.timeout).await)
+            Ok(lambda_hook(&config.aws, function, config.hook.settings.timeout).await)
         }
         #[cfg(not(feature = "aws"))]
         HookTarget::Lambda(_) => Err(no_aws()),
@@ -279,6 +281,7 @@ fn default_hook(stores: &Stores, clock: &Arc<dyn Clock>) -> Arc<dyn crate::hook:
 
 #[cfg(feature = "aws")]
 async fn lambda_hook(
+    aws: &crate::aws::Sdk,
     function: &str,
     budget: std::time::Duration,
 ) -> Arc<dyn crate::hook::ClaimsHook> {
@@ -287,8 +290,8 @@ async fn lambda_hook(
     // The hook step owns the retries and the time budget (hook::run): the SDK makes one
     // attempt, allowed the whole budget, so a hook slower than the SDK's usual 1 s attempt
     // timeout still answers, and retries never nest (3 SDK attempts × 3 hook attempts).
-    let sdk = crate::aws::sdk_config().await;
-    let config = aws_sdk_lambda::config::Builder::from(&sdk)
+    let sdk = aws.config().await;
+    let config = aws_sdk_lambda::config::Builder::from(sdk)
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
@@ -319,7 +322,7 @@ pub async fn claims_hook(
         )),
         #[cfg(feature = "aws")]
         HookTarget::Lambda(function) => {
-            Ok(lambda_hook(function, config.hook.settings.timeout).await)
+            Ok(lambda_hook(&config.aws, function, config.hook.settings.timeout).await)
         }
         #[cfg(not(feature = "aws"))]
         HookTarget::Lambda(_) => Err(no_aws()),

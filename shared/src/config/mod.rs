@@ -92,6 +92,9 @@ pub struct Config {
     /// answered `503 temporarily_unavailable` with `Retry-After`, before a Lambda function's
     /// timeout would cut it off with a bare gateway error.
     pub request_deadline: u64,
+    /// The AWS SDK configuration (region, credentials, `AWS_ENDPOINT_URL` from the standard
+    /// environment), loaded once on first use and shared by every AWS adapter.
+    pub aws: crate::aws::Sdk,
 }
 
 impl Config {
@@ -169,6 +172,7 @@ impl Config {
             refresh_idle_ttl: secs("TOKENMINT_REFRESH_IDLE_TTL", 86_400)?,
             hook: hook::HookConfig::from_lookup(&get)?,
             request_deadline: secs("TOKENMINT_REQUEST_DEADLINE", 8)?,
+            aws: crate::aws::Sdk::default(),
         };
         config.validate()
     }
