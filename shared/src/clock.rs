@@ -1,6 +1,5 @@
 //! The one place that reads the system clock. Everything else asks an injected [`Clock`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, the unit of every JWT time claim (RFC 7519 §2 NumericDate).
@@ -26,26 +25,29 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to; for tests and simulations.
+/// A clock that only moves when told to; for tests and simulations (test support).
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug)]
-pub struct ManualClock(AtomicU64);
+pub struct ManualClock(std::sync::atomic::AtomicU64);
 
+#[cfg(any(test, feature = "test-support"))]
 impl ManualClock {
     pub fn new(start: UnixTime) -> Self {
-        Self(AtomicU64::new(start))
+        Self(std::sync::atomic::AtomicU64::new(start))
     }
 
     pub fn set(&self, t: UnixTime) {
-        self.0.store(t, Ordering::SeqCst);
+        self.0.store(t, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn advance(&self, secs: u64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Clock for ManualClock {
     fn now(&self) -> UnixTime {
-        self.0.load(Ordering::SeqCst)
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

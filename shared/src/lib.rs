@@ -36,5 +36,7 @@ pub mod trust;
 pub mod upstream;
 
 pub use app::App;
-pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(any(test, feature = "test-support"))]
+pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
 pub use config::Config;

@@ -9,6 +9,8 @@ pub mod cache;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod list_cache;
+/// Test support: the in-memory store.
+#[cfg(any(test, feature = "test-support"))]
 pub mod memory;
 pub mod sqlite;
 
