@@ -355,7 +355,7 @@ impl KeyRing {
                 }
                 continue;
             }
-            let vk = r.public_jwk.verifying_key().map_err(SignError::Failed)?;
+            let vk = r.public_jwk.verifying_key().map_err(SignError::failed)?;
             verifying.insert(r.kid.clone(), Arc::new(vk));
             limits.insert(
                 r.kid.clone(),
@@ -390,7 +390,7 @@ impl KeyRing {
             });
         }
         let jwks = serde_json::to_vec(&Jwks { keys: published })
-            .map_err(|e| SignError::Failed(e.to_string()))?;
+            .map_err(|e| SignError::failed_by(e.to_string(), e))?;
         Ok(Arc::new(Snapshot {
             loaded_at: now.max(1),
             active,

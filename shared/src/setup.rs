@@ -85,7 +85,7 @@ pub async fn signer_factory(config: &Config) -> Result<Arc<dyn SignerFactory>, S
 
 #[cfg(not(feature = "aws"))]
 fn no_aws() -> SetupError {
-    SetupError::Signer(SignError::Failed(
+    SetupError::Signer(SignError::failed(
         "this build has no AWS support (the `aws` feature is off)".into(),
     ))
 }

@@ -140,7 +140,7 @@ async fn a_wrapped_key_is_decrypted_once_then_signs_without_kms() {
     }
     let cold = WrappedSigner::new(private, &record).unwrap();
     let err = cold.sign(b"header.payload").await.unwrap_err();
-    assert!(matches!(err, SignError::Unavailable(_)), "{err}");
+    assert!(matches!(err, SignError::Unavailable { .. }), "{err}");
 }
 
 #[tokio::test]
@@ -162,7 +162,7 @@ async fn a_ciphertext_moved_to_another_key_record_does_not_sign() {
         .sign(b"x")
         .await
         .unwrap_err();
-    assert!(matches!(err, SignError::Unavailable(_)), "{err}");
+    assert!(matches!(err, SignError::Unavailable { .. }), "{err}");
     // And a record whose stored public key is not the wrapped key's is refused after
     // decryption: a's kid with b's public key.
     let mut c = a.clone();
@@ -172,7 +172,7 @@ async fn a_ciphertext_moved_to_another_key_record_does_not_sign() {
         .sign(b"x")
         .await
         .unwrap_err();
-    assert!(matches!(err, SignError::Failed(_)), "{err}");
+    assert!(matches!(err, SignError::Failed { .. }), "{err}");
 }
 
 #[tokio::test]

@@ -45,7 +45,7 @@ pub struct HookConfig {
 
 impl HookConfig {
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let err = |m: String| ConfigError(m);
+        let err = ConfigError::new;
         let target = match get("TOKENMINT_HOOK").as_deref() {
             None | Some("default") => HookTarget::Default,
             Some(v) if v.starts_with("lambda:") && v.len() > "lambda:".len() => {
@@ -71,7 +71,8 @@ impl HookConfig {
         };
         let timeout = match get("TOKENMINT_HOOK_TIMEOUT") {
             None => Duration::from_secs(2),
-            Some(v) => duration(&v).map_err(|e| err(format!("TOKENMINT_HOOK_TIMEOUT: {e}")))?,
+            Some(v) => duration(&v)
+                .map_err(|e| ConfigError::caused(format!("TOKENMINT_HOOK_TIMEOUT: {e}"), e))?,
         };
         if timeout.is_zero() || timeout > MAX_HOOK_TIMEOUT {
             return Err(err(
@@ -122,7 +123,7 @@ fn valid_namespace(ns: &str) -> Result<(), ConfigError> {
     if absolute && (ns.ends_with('/') || ns.ends_with(':')) {
         return Ok(());
     }
-    Err(ConfigError(format!(
+    Err(ConfigError::new(format!(
         "TOKENMINT_CLAIMS_NAMESPACE {ns:?} must be an absolute URI or URN ending in / or :"
     )))
 }
@@ -160,7 +161,7 @@ mod tests {
         )])
         .unwrap();
         assert!(matches!(l.target, HookTarget::Lambda(ref a) if a.ends_with(":h")));
-        let err = |p: &[(&str, &str)]| from(p).unwrap_err().0;
+        let err = |p: &[(&str, &str)]| from(p).unwrap_err().to_string();
         assert!(err(&[("TOKENMINT_HOOK", "https://h.example")]).contains("SECRET"));
         assert!(err(&[("TOKENMINT_HOOK", "ftp://h")]).contains("not understood"));
         assert!(err(&[("TOKENMINT_HOOK_TIMEOUT", "10s")]).contains("at most 5s"));
@@ -187,7 +188,9 @@ mod tests {
     fn hook_timeouts_in_bare_seconds() {
         let t = from(&[("TOKENMINT_HOOK_TIMEOUT", "3")]).unwrap();
         assert_eq!(t.settings.timeout, Duration::from_secs(3));
-        let e = from(&[("TOKENMINT_HOOK_TIMEOUT", "90")]).unwrap_err().0;
+        let e = from(&[("TOKENMINT_HOOK_TIMEOUT", "90")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at most 5s"), "{e}");
     }
 }

@@ -119,7 +119,7 @@ impl Config {
                     StoreConfig::DynamoDb(table.to_owned())
                 }
                 _ => {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::new(format!(
                         "TOKENMINT_STORE {s:?} is not understood; use sqlite:PATH or dynamodb:TABLE"
                     )));
                 }
@@ -133,7 +133,7 @@ impl Config {
                     SignerConfig::KmsWrapped(key.to_owned())
                 }
                 _ => {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::new(format!(
                         "TOKENMINT_SIGNER {s:?} is not understood; use local, kms:KEY_ID_OR_ARN \
                          or kms-wrapped:KEY_ID_OR_ARN"
                     )));
@@ -144,11 +144,11 @@ impl Config {
             None => Algorithm::default(),
             Some(s) => s
                 .parse()
-                .map_err(|e| ConfigError(format!("TOKENMINT_SIGNING_ALG: {e}")))?,
+                .map_err(|e| ConfigError::new(format!("TOKENMINT_SIGNING_ALG: {e}")))?,
         };
         let secs = |k: &str, default: u64| -> Result<u64, ConfigError> {
             get(k).map_or(Ok(default), |v| {
-                parse_duration(&v).map_err(|e| ConfigError(format!("{k}: {e}")))
+                parse_duration(&v).map_err(|e| ConfigError::caused(format!("{k}: {e}"), e))
             })
         };
         let config = Self {
@@ -193,47 +193,45 @@ impl Config {
 
     fn validate(self) -> Result<Self, ConfigError> {
         if self.max_ttl == 0 || self.default_ttl == 0 {
-            return Err(ConfigError(
-                "token lifetimes must be at least one second".into(),
+            return Err(ConfigError::new(
+                "token lifetimes must be at least one second",
             ));
         }
         if self.max_ttl > MAX_TTL_CEILING {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::new(format!(
                 "TOKENMINT_MAX_TTL may be at most {}d: access tokens are meant to be short-lived",
                 MAX_TTL_CEILING / 86_400
             )));
         }
         if self.default_ttl > self.max_ttl {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::new(format!(
                 "TOKENMINT_DEFAULT_TTL ({}s) exceeds TOKENMINT_MAX_TTL ({}s)",
                 self.default_ttl, self.max_ttl
             )));
         }
         if self.max_exchange_ttl == 0 || self.max_exchange_ttl > MAX_TTL_CEILING {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::new(format!(
                 "TOKENMINT_MAX_EXCHANGE_TTL must be between 1s and {}d",
                 MAX_TTL_CEILING / 86_400
             )));
         }
         if self.refresh_ttl == 0 || self.refresh_idle_ttl == 0 {
-            return Err(ConfigError(
-                "refresh-token lifetimes must be at least one second".into(),
+            return Err(ConfigError::new(
+                "refresh-token lifetimes must be at least one second",
             ));
         }
         if self.key_cache_ttl > 60 {
-            return Err(ConfigError(
-                "TOKENMINT_KEY_CACHE_TTL may be at most 60s, so rotations reach warm processes"
-                    .into(),
+            return Err(ConfigError::new(
+                "TOKENMINT_KEY_CACHE_TTL may be at most 60s, so rotations reach warm processes",
             ));
         }
         if matches!(self.store, StoreConfig::DynamoDb(_))
             && self.signer == SignerConfig::Local
             && !self.insecure_local_key
         {
-            return Err(ConfigError(
+            return Err(ConfigError::new(
                 "TOKENMINT_SIGNER=local with a dynamodb: store would keep a plaintext private key \
-                 in the table; use a KMS signer, or set TOKENMINT_INSECURE_LOCAL_KEY=1 for tests"
-                    .into(),
+                 in the table; use a KMS signer, or set TOKENMINT_INSECURE_LOCAL_KEY=1 for tests",
             ));
         }
         // A retiring key stays published for the longest token lifetime (exchanged tokens
@@ -241,7 +239,7 @@ impl Config {
         // next key ahead and to retire the previous one before a key comes round again.
         let lag = self.longest_token_ttl() + self.leeway;
         if self.key_rotation_period < 2 * lag.max(3 * 3600) {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::new(format!(
                 "TOKENMINT_KEY_ROTATION_PERIOD ({}s) must leave room for publishing a key ahead and \
                  for retiring the previous one after the longest token lifetime: at least twice \
                  max(max(TOKENMINT_MAX_TTL, TOKENMINT_MAX_EXCHANGE_TTL) + leeway, 3h) = {}s",
@@ -250,19 +248,19 @@ impl Config {
             )));
         }
         if self.request_deadline == 0 || self.request_deadline > 60 {
-            return Err(ConfigError(
-                "TOKENMINT_REQUEST_DEADLINE must be between 1s and 60s".into(),
+            return Err(ConfigError::new(
+                "TOKENMINT_REQUEST_DEADLINE must be between 1s and 60s",
             ));
         }
         if self.hook.settings.timeout.as_secs() >= self.request_deadline {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::new(format!(
                 "TOKENMINT_HOOK_TIMEOUT must be shorter than TOKENMINT_REQUEST_DEADLINE ({}s), \
                  so a slow hook is answered as a hook failure",
                 self.request_deadline
             )));
         }
         if self.leeway > 300 {
-            return Err(ConfigError("TOKENMINT_LEEWAY may be at most 300s".into()));
+            return Err(ConfigError::new("TOKENMINT_LEEWAY may be at most 300s"));
         }
         Ok(self)
     }
@@ -303,7 +301,7 @@ mod tests {
 
     #[test]
     fn clear_errors() {
-        let err = |pairs: &[(&str, &str)]| from(pairs).unwrap_err().0;
+        let err = |pairs: &[(&str, &str)]| from(pairs).unwrap_err().to_string();
         // No issuer is fine: on Lambda each request's API Gateway domain names it.
         assert_eq!(from(&[]).unwrap().issuer, None);
         assert!(err(&[("TOKENMINT_ISSUER", "http://auth.example.com")]).contains("https"));

@@ -54,7 +54,9 @@ impl DedicatedSigner {
                         let _ = reply.send(key.sign_now(&input));
                     }
                 })
-                .map_err(|e| SignError::Failed(format!("cannot start a signing thread: {e}")))?;
+                .map_err(|e| {
+                    SignError::failed_by(format!("cannot start a signing thread: {e}"), e)
+                })?;
         }
         Ok(Self { key, jobs })
     }
@@ -71,7 +73,7 @@ impl Signer for DedicatedSigner {
     }
 
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
-        let stopped = || SignError::Unavailable("the signing thread stopped".into());
+        let stopped = || SignError::unavailable("the signing thread stopped");
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
             .send((signing_input.to_vec(), tx))
@@ -88,17 +90,17 @@ pub struct LocalSignerFactory;
 impl SignerFactory for LocalSignerFactory {
     fn signer(&self, record: &KeyRecord) -> Result<Arc<dyn Signer>, SignError> {
         let KeyMaterial::Local { pkcs8 } = &record.material else {
-            return Err(SignError::Failed(format!(
+            return Err(SignError::failed(format!(
                 "key {} is not a local key; configure the signer it needs",
                 record.kid
             )));
         };
         let der = URL_SAFE_NO_PAD
             .decode(pkcs8)
-            .map_err(|e| SignError::Failed(format!("key {}: {e}", record.kid)))?;
+            .map_err(|e| SignError::failed_by(format!("key {}: {e}", record.kid), e))?;
         let key = LocalKey::from_pkcs8(record.alg, &der)?;
         if key.public_jwk().kid != record.kid {
-            return Err(SignError::Failed(format!(
+            return Err(SignError::failed(format!(
                 "key {} does not match its stored public key",
                 record.kid
             )));

@@ -36,8 +36,8 @@ pub struct KmsSigner {
     jwk: PublicJwk,
 }
 
-fn unavailable(e: impl std::fmt::Debug) -> SignError {
-    SignError::Unavailable(format!("kms: {e:?}"))
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> SignError {
+    SignError::unavailable_by(format!("kms: {e:?}"), e)
 }
 
 impl KmsSigner {
@@ -57,12 +57,12 @@ impl KmsSigner {
         let der = out
             .public_key()
             .map(|b| b.as_ref().to_vec())
-            .ok_or_else(|| SignError::Failed(format!("KMS key {key_id} has no public key")))?;
+            .ok_or_else(|| SignError::failed(format!("KMS key {key_id} has no public key")))?;
         // The key type is read from the public key itself (RFC 5480 / RFC 8017 encodings),
         // not from the response's KeySpec member, which not every KMS endpoint fills in.
         let (alg, jwk) = if let Some(point) = der.strip_prefix(&P256_SPKI_PREFIX[..]) {
             if point.len() != 65 || point[0] != 4 {
-                return Err(SignError::Failed("unexpected P-256 public key".into()));
+                return Err(SignError::failed("unexpected P-256 public key"));
             }
             let jwk = PublicJwk::ec_p256(&point[1..33], &point[33..], Algorithm::ES256);
             (Algorithm::ES256, jwk)
@@ -78,7 +78,7 @@ impl KmsSigner {
             );
             (alg, jwk)
         } else {
-            return Err(SignError::Failed(format!(
+            return Err(SignError::failed(format!(
                 "KMS key {key_id} is neither ECC_NIST_P256 nor RSA ({:?})",
                 out.key_spec()
             )));
@@ -162,15 +162,17 @@ impl Signer for KmsSigner {
             .signing_algorithm(spec)
             .send()
             .await
-            .map_err(|e| super::kms_failure(e.code(), &self.jwk.kid, &e))?;
+            .map_err(|e| {
+                let code = e.code().map(str::to_owned);
+                super::kms_failure(code.as_deref(), &self.jwk.kid, e)
+            })?;
         let sig = out
             .signature()
             .map(|b| b.as_ref().to_vec())
-            .ok_or_else(|| SignError::Unavailable("KMS returned no signature".into()))?;
+            .ok_or_else(|| SignError::unavailable("KMS returned no signature"))?;
         match self.alg {
-            Algorithm::ES256 => ecdsa_der_to_jose(&sig, 32).ok_or_else(|| {
-                SignError::Failed("KMS returned a malformed ECDSA signature".into())
-            }),
+            Algorithm::ES256 => ecdsa_der_to_jose(&sig, 32)
+                .ok_or_else(|| SignError::failed("KMS returned a malformed ECDSA signature")),
             Algorithm::RS256 | Algorithm::PS256 => Ok(sig),
         }
     }

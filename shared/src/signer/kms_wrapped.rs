@@ -30,8 +30,8 @@ use crate::domain::{KeyMaterial, KeyRecord, KeyStatus};
 /// The `purpose` member of every wrapped key's encryption context.
 pub const PURPOSE: &str = "tokenmint-signing-key";
 
-fn unavailable(e: impl std::fmt::Debug) -> SignError {
-    SignError::Unavailable(format!("kms: {e:?}"))
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> SignError {
+    SignError::unavailable_by(format!("kms: {e:?}"), e)
 }
 
 /// Wraps and unwraps signing keys with one symmetric KMS key.
@@ -72,7 +72,7 @@ impl Wrapper {
             .map_err(unavailable)?;
         let ciphertext = out
             .ciphertext_blob()
-            .ok_or_else(|| SignError::Unavailable("KMS returned no ciphertext".into()))?;
+            .ok_or_else(|| SignError::unavailable("KMS returned no ciphertext"))?;
         let mut record = key.record(&[], status, now);
         record.material = KeyMaterial::KmsWrapped {
             wrapping_key: self.key_id.clone(),
@@ -87,9 +87,9 @@ impl Wrapper {
         record: &KeyRecord,
         ciphertext: &str,
     ) -> Result<LocalKey, SignError> {
-        let blob = URL_SAFE_NO_PAD
-            .decode(ciphertext)
-            .map_err(|e| SignError::Failed(format!("key {}: bad ciphertext: {e}", record.kid)))?;
+        let blob = URL_SAFE_NO_PAD.decode(ciphertext).map_err(|e| {
+            SignError::failed_by(format!("key {}: bad ciphertext: {e}", record.kid), e)
+        })?;
         let out = self
             .client
             .decrypt()
@@ -99,15 +99,18 @@ impl Wrapper {
             .encryption_context("kid", &record.kid)
             .send()
             .await
-            .map_err(|e| super::kms_failure(e.code(), &record.kid, &e))?;
+            .map_err(|e| {
+                let code = e.code().map(str::to_owned);
+                super::kms_failure(code.as_deref(), &record.kid, e)
+            })?;
         let plaintext = Zeroizing::new(
             out.plaintext()
                 .map(|b| b.as_ref().to_vec())
-                .ok_or_else(|| SignError::Unavailable("KMS returned no plaintext".into()))?,
+                .ok_or_else(|| SignError::unavailable("KMS returned no plaintext"))?,
         );
         let key = LocalKey::from_pkcs8(record.alg, &plaintext)?;
         if key.public_jwk() != &record.public_jwk || key.public_jwk().kid != record.kid {
-            return Err(SignError::Failed(format!(
+            return Err(SignError::failed(format!(
                 "key {} does not match its stored public key",
                 record.kid
             )));
@@ -134,7 +137,7 @@ impl WrappedSigner {
             ciphertext,
         } = &record.material
         else {
-            return Err(SignError::Failed(format!(
+            return Err(SignError::failed(format!(
                 "key {} is not a KMS-wrapped key",
                 record.kid
             )));

@@ -31,17 +31,19 @@ impl LocalKey {
     /// Generates a fresh key for `alg` (P-256 for ES256, 2048-bit RSA otherwise) and returns it
     /// with its PKCS#8 DER encoding.
     pub fn generate(alg: Algorithm) -> Result<(Self, Vec<u8>), SignError> {
-        let failed = |e: &dyn std::fmt::Display| SignError::Failed(format!("key generation: {e}"));
+        let failed = |e: aws_lc_rs::error::Unspecified| {
+            SignError::failed_by(format!("key generation: {e}"), e)
+        };
         let der = match alg {
             Algorithm::ES256 => {
                 EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                    .map_err(|e| failed(&e))?
+                    .map_err(failed)?
                     .as_ref()
                     .to_vec()
             }
             Algorithm::RS256 | Algorithm::PS256 => RsaKeyPair::generate(KeySize::Rsa2048)
                 .and_then(|k| k.as_der())
-                .map_err(|e| failed(&e))?
+                .map_err(failed)?
                 .as_ref()
                 .to_vec(),
         };
@@ -50,14 +52,15 @@ impl LocalKey {
 
     /// Loads a PKCS#8 DER private key for `alg`.
     pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, SignError> {
-        let rejected = |e: &dyn std::fmt::Display| SignError::Failed(format!("bad key: {e}"));
+        let rejected =
+            |e: aws_lc_rs::error::KeyRejected| SignError::failed_by(format!("bad key: {e}"), e);
         let pair = match alg {
             Algorithm::ES256 => Pair::Ec(
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(|e| rejected(&e))?,
+                    .map_err(rejected)?,
             ),
             Algorithm::RS256 | Algorithm::PS256 => {
-                Pair::Rsa(RsaKeyPair::from_pkcs8(der).map_err(|e| rejected(&e))?)
+                Pair::Rsa(RsaKeyPair::from_pkcs8(der).map_err(rejected)?)
             }
         };
         let jwk = match &pair {
@@ -65,7 +68,9 @@ impl LocalKey {
                 // An uncompressed SEC1 point: 0x04 || x || y.
                 let point = k.public_key().as_ref();
                 if point.len() != 65 {
-                    return Err(rejected(&"not an uncompressed P-256 point"));
+                    return Err(SignError::failed(
+                        "bad key: not an uncompressed P-256 point",
+                    ));
                 }
                 PublicJwk::ec_p256(&point[1..33], &point[33..], alg)
             }
@@ -92,7 +97,7 @@ impl LocalKey {
 
     /// Signs synchronously; the local key never waits on I/O.
     pub fn sign_now(&self, msg: &[u8]) -> Result<Vec<u8>, SignError> {
-        let failed = |e: aws_lc_rs::error::Unspecified| SignError::Failed(e.to_string());
+        let failed = |e: aws_lc_rs::error::Unspecified| SignError::failed_by(e.to_string(), e);
         match (&self.pair, self.alg) {
             (Pair::Ec(k), _) => Ok(k.sign(&self.rng, msg).map_err(failed)?.as_ref().to_vec()),
             (Pair::Rsa(k), alg) => {
@@ -185,6 +190,15 @@ mod tests {
             let again = LocalKey::from_pkcs8(alg, &der).unwrap();
             assert_eq!(again.kid(), key.kid());
         }
+    }
+
+    #[test]
+    fn a_rejected_key_keeps_its_cause() {
+        let e = LocalKey::from_pkcs8(Algorithm::ES256, b"not a key")
+            .err()
+            .unwrap();
+        assert!(e.to_string().starts_with("signing failed: bad key:"), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 
     #[test]

@@ -14,15 +14,27 @@ use async_trait::async_trait;
 use crate::clock::UnixTime;
 use crate::domain::{Algorithm, KeyRecord};
 
-/// A signing failure.
+/// The error a signing failure was caused by, when there is one.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// A signing failure. The message says what failed; the underlying error, if any, is kept as
+/// its [`std::error::Error::source`].
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
     /// The signing service is unreachable or throttled; the request may be retried.
-    #[error("signer unavailable: {0}")]
-    Unavailable(String),
+    #[error("signer unavailable: {context}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The key cannot sign (bad material, refused input).
-    #[error("signing failed: {0}")]
-    Failed(String),
+    #[error("signing failed: {context}")]
+    Failed {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The signing input is larger than the signer accepts: retrying cannot help.
     #[error("the signing input is {0} bytes, more than the signer accepts")]
     TooLarge(usize),
@@ -33,6 +45,40 @@ pub enum SignError {
     /// Rotation has no key to publish next (every configured KMS key is in use).
     #[error("{0}")]
     NoNextKey(String),
+}
+
+impl SignError {
+    /// [`SignError::Unavailable`] with no underlying error.
+    pub fn unavailable(context: impl Into<String>) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// [`SignError::Unavailable`] caused by `source`.
+    pub fn unavailable_by(context: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// [`SignError::Failed`] with no underlying error.
+    pub fn failed(context: impl Into<String>) -> Self {
+        Self::Failed {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// [`SignError::Failed`] caused by `source`.
+    pub fn failed_by(context: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Self::Failed {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
 }
 
 /// KMS error codes that no retry can get past: the key's state or its policy.
@@ -47,13 +93,16 @@ pub const PERMANENT_KMS_ERRORS: &[&str] = &[
 
 /// A failed KMS call: [`SignError::Refused`] for a permanent state, with a `signing_refused`
 /// audit event naming it; [`SignError::Unavailable`] (retryable, 503) for anything else.
-pub fn kms_failure(code: Option<&str>, kid: &str, detail: impl std::fmt::Debug) -> SignError {
+pub fn kms_failure<E>(code: Option<&str>, kid: &str, e: E) -> SignError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     match code.filter(|c| PERMANENT_KMS_ERRORS.contains(c)) {
         Some(code) => {
             crate::audit!("signing_refused", kid = %kid, reason = %code);
             SignError::Refused(code.to_owned())
         }
-        None => SignError::Unavailable(format!("kms: {detail:?}")),
+        None => SignError::unavailable_by(format!("kms: {e:?}"), e),
     }
 }
 
