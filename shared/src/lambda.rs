@@ -23,7 +23,7 @@ pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Bo
     let mut req = http::Request::from_parts(parts, bytes);
     match app.config.issuer.as_ref() {
         None => {
-            if let Some(issuer) = api_issuer(&req) {
+            if let Some(issuer) = api_issuer(app.config.aws_region.as_deref(), &req) {
                 req.extensions_mut().insert(RequestIssuer(issuer));
             }
         }
@@ -74,16 +74,13 @@ pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> 
 }
 
 /// The issuer of an API whose `TOKENMINT_ISSUER` is empty: its default endpoint,
-/// `https://{requestContext.apiId}.execute-api.{AWS_REGION}.amazonaws.com`. Built from the
+/// `https://{requestContext.apiId}.execute-api.{AWS_REGION}.amazonaws.com` (`region`). Built from the
 /// API's id and the function's region, which do not change with the domain a request came
 /// through, so a custom domain in front of the API names the same issuer (a token minted
 /// through one domain is known through the other) — never from a client's `Host` header.
-fn api_issuer(req: &http::Request<Bytes>) -> Option<Issuer> {
+fn api_issuer(region: Option<&str>, req: &http::Request<Bytes>) -> Option<Issuer> {
     use lambda_http::request::RequestContext;
-    static REGION: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let region = REGION
-        .get_or_init(|| std::env::var("AWS_REGION").ok().filter(|r| !r.is_empty()))
-        .as_deref()?;
+    let region = region?;
     match req.extensions().get::<RequestContext>()? {
         RequestContext::ApiGatewayV2(ctx) => {
             let api = ctx.apiid.as_deref()?;

@@ -27,6 +27,8 @@ pub enum SetupError {
     Signer(#[from] SignError),
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// Opens the stores named by the configuration.
@@ -46,24 +48,10 @@ pub async fn open_stores(config: &Config) -> Result<Stores, StoreError> {
     }
 }
 
-/// Opens the stores of a Lambda function: DynamoDB only. A SQLite file in a Lambda container
-/// is private to that container and lost with it, so clients, keys and revocations would
-/// neither be shared nor kept; the function refuses to start rather than lose them. (Leaving
-/// SQLite unreferenced also keeps it out of the function artefacts.)
+/// Opens the stores of a Lambda function: DynamoDB only ([`Config::check_lambda_store`]).
 pub async fn open_shared_stores(config: &Config) -> Result<Stores, SetupError> {
-    match &config.store {
-        #[cfg(feature = "aws")]
-        StoreConfig::DynamoDb(table) => {
-            let client = aws_sdk_dynamodb::Client::new(config.aws.config().await);
-            let store = crate::store::dynamodb::DynamoStore::new(client, table.as_str());
-            Ok(Stores::from_one(Arc::new(store)))
-        }
-        _ => Err(SetupError::Unsupported(
-            "a Lambda function keeps its state in DynamoDB (TOKENMINT_STORE=dynamodb:TABLE): a \
-             SQLite file would be private to one container and lost with it"
-                .into(),
-        )),
-    }
+    config.check_lambda_store()?;
+    Ok(open_stores(config).await?)
 }
 
 /// The signer factory named by the configuration.
@@ -86,7 +74,7 @@ pub async fn signer_factory(config: &Config) -> Result<Arc<dyn SignerFactory>, S
 #[cfg(not(feature = "aws"))]
 fn no_aws() -> SetupError {
     SetupError::Signer(SignError::failed(
-        "this build has no AWS support (the `aws` feature is off)".into(),
+        "this build has no AWS support (the `aws` feature is off)",
     ))
 }
 
@@ -247,29 +235,15 @@ pub async fn build_app_for(
     Ok(App::new(config, clock, clients, keys, stores, hook))
 }
 
-/// The claims hook of a Lambda function: the default hook or another Lambda function. A
-/// webhook is refused (call it from a hook function instead), which also keeps the HTTP client
-/// out of the function artefacts.
+/// The claims hook of a Lambda function: the default hook or another Lambda function
+/// ([`Config::check_lambda_hook`]).
 pub async fn lambda_claims_hook(
     config: &Config,
     stores: &Stores,
     clock: &Arc<dyn Clock>,
 ) -> Result<Arc<dyn crate::hook::ClaimsHook>, SetupError> {
-    use crate::config::hook::HookTarget;
-    match &config.hook.target {
-        HookTarget::Webhook { .. } => Err(SetupError::Unsupported(
-            "on Lambda the claims hook is a function (TOKENMINT_HOOK=lambda:ARN) or the \
-             default; a webhook can be called from a hook function"
-                .into(),
-        )),
-        HookTarget::Default => Ok(default_hook(stores, clock)),
-        #[cfg(feature = "aws")]
-        HookTarget::Lambda(function) => {
-            Ok(lambda_hook(&config.aws, function, config.hook.settings.timeout).await)
-        }
-        #[cfg(not(feature = "aws"))]
-        HookTarget::Lambda(_) => Err(no_aws()),
-    }
+    config.check_lambda_hook()?;
+    claims_hook(config, stores, clock).await
 }
 
 fn default_hook(stores: &Stores, clock: &Arc<dyn Clock>) -> Arc<dyn crate::hook::ClaimsHook> {

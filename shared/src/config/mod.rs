@@ -28,6 +28,7 @@ use crate::domain::{Algorithm, Issuer};
 
 mod error;
 pub mod hook;
+mod lambda;
 mod parse;
 
 pub use error::ConfigError;
@@ -92,6 +93,9 @@ pub struct Config {
     /// answered `503 temporarily_unavailable` with `Retry-After`, before a Lambda function's
     /// timeout would cut it off with a bare gateway error.
     pub request_deadline: u64,
+    /// The region a Lambda function runs in (`AWS_REGION`, set by Lambda): with no
+    /// `TOKENMINT_ISSUER`, the issuer is the API's default endpoint in this region.
+    pub aws_region: Option<String>,
     /// The AWS SDK configuration (region, credentials, `AWS_ENDPOINT_URL` from the standard
     /// environment), loaded once on first use and shared by every AWS adapter.
     pub aws: crate::aws::Sdk,
@@ -172,6 +176,7 @@ impl Config {
             refresh_idle_ttl: secs("TOKENMINT_REFRESH_IDLE_TTL", 86_400)?,
             hook: hook::HookConfig::from_lookup(&get)?,
             request_deadline: secs("TOKENMINT_REQUEST_DEADLINE", 8)?,
+            aws_region: get("AWS_REGION"),
             aws: crate::aws::Sdk::default(),
         };
         config.validate()
