@@ -159,10 +159,10 @@ fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client
         }
     }
     if let Some(ttl) = spec.ttl {
-        if ttl == 0 || ttl > config.max_ttl {
+        if ttl == 0 || ttl > config.max_ttl.as_secs() {
             return Err(invalid(format!(
                 "the token lifetime must be between 1s and the service maximum of {}s",
-                config.max_ttl
+                config.max_ttl.as_secs()
             )));
         }
     }
@@ -205,11 +205,11 @@ fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client
                 "--max-exchange-ttl needs the token-exchange grant".into(),
             ));
         }
-        if max == 0 || max > config.max_exchange_ttl {
+        if max == 0 || max > config.max_exchange_ttl.as_secs() {
             return Err(invalid(format!(
                 "the exchange lifetime must be between 1s and the service maximum of {}s \
                  (TOKENMINT_MAX_EXCHANGE_TTL)",
-                config.max_exchange_ttl
+                config.max_exchange_ttl.as_secs()
             )));
         }
     }

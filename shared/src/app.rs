@@ -68,8 +68,8 @@ impl Site {
             metadata: OnceLock::new(),
             policy: TokenPolicy {
                 issuer: issuer.as_str().to_owned(),
-                default_ttl: config.default_ttl,
-                max_ttl: config.max_ttl,
+                default_ttl: config.default_ttl.as_secs(),
+                max_ttl: config.max_ttl.as_secs(),
             },
             claims_namespace: config
                 .hook

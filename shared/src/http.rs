@@ -79,7 +79,7 @@ impl App {
                         .get_or_init(|| Bytes::from(metadata::document(&site.issuer)));
                     response::public_json(
                         document.clone(),
-                        self.config.jwks_max_age,
+                        self.config.jwks_max_age.as_secs(),
                         "application/json",
                     )
                 }),
@@ -90,7 +90,7 @@ impl App {
         // What is dropped here has written nothing it cannot repeat (revocations are
         // idempotent; a refresh token issued with a token the client never received is never
         // presented); a refresh rotation under way is let finish (`Committing`).
-        let deadline = std::time::Duration::from_secs(self.config.request_deadline);
+        let deadline = self.config.request_deadline;
         tokio::pin!(work);
         let result = tokio::select! {
             r = &mut work => r,
@@ -98,7 +98,7 @@ impl App {
                 true => work.await,
                 false => Err(OAuthError::unavailable(format!(
                     "the request did not finish within TOKENMINT_REQUEST_DEADLINE ({}s)",
-                    self.config.request_deadline
+                    self.config.request_deadline.as_secs()
                 ))),
             },
         };
@@ -121,7 +121,7 @@ impl App {
         let body = self.keys.jwks().await.map_err(OAuthError::unavailable)?;
         Ok(response::public_json(
             body,
-            self.config.jwks_max_age,
+            self.config.jwks_max_age.as_secs(),
             "application/jwk-set+json",
         ))
     }

@@ -43,9 +43,9 @@ pub struct Schedule {
 impl Schedule {
     pub fn from_config(c: &Config) -> Self {
         Self {
-            publish_lead: c.jwks_max_age.max(AUTHORIZER_KEY_CACHE_SECS),
-            retire_lag: c.longest_token_ttl().saturating_add(c.leeway),
-            period: c.key_rotation_period,
+            publish_lead: c.jwks_max_age.as_secs().max(AUTHORIZER_KEY_CACHE_SECS),
+            retire_lag: c.longest_token_ttl().saturating_add(c.leeway.as_secs()),
+            period: c.key_rotation_period.as_secs(),
         }
     }
 }
@@ -507,14 +507,17 @@ mod tests {
     fn the_publish_lead_covers_authorizer_caches() {
         let mut c = Config::from_lookup(|_| None).unwrap();
         assert_eq!(Schedule::from_config(&c).publish_lead, 2 * H);
-        c.jwks_max_age = 3 * H;
+        c.jwks_max_age = std::time::Duration::from_secs(3 * H);
         assert_eq!(Schedule::from_config(&c).publish_lead, 3 * H);
         // Exchanged tokens live longest by default: 7 days.
         assert_eq!(
             Schedule::from_config(&c).retire_lag,
-            c.max_exchange_ttl + c.leeway
+            (c.max_exchange_ttl + c.leeway).as_secs()
         );
-        c.max_exchange_ttl = H;
-        assert_eq!(Schedule::from_config(&c).retire_lag, c.max_ttl + c.leeway);
+        c.max_exchange_ttl = std::time::Duration::from_secs(H);
+        assert_eq!(
+            Schedule::from_config(&c).retire_lag,
+            c.max_ttl.as_secs() + c.leeway.as_secs()
+        );
     }
 }

@@ -223,15 +223,19 @@ pub async fn build_app_for(
         factory,
         KeyPolicy::from_config(&config),
         Arc::clone(&clock),
-        config.key_cache_ttl,
+        config.key_cache_ttl.as_secs(),
         records,
     )?;
     let clients = ClientCache::new(
         Arc::clone(&stores.clients),
         Arc::clone(&clock),
-        config.client_cache_ttl,
+        config.client_cache_ttl.as_secs(),
     );
-    let stores = &list_cache::cached_lists(stores, Arc::clone(&clock), config.client_cache_ttl);
+    let stores = &list_cache::cached_lists(
+        stores,
+        Arc::clone(&clock),
+        config.client_cache_ttl.as_secs(),
+    );
     Ok(App::new(config, clock, clients, keys, stores, hook))
 }
 

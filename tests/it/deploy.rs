@@ -235,12 +235,12 @@ async fn a_registry_brownout_keeps_the_last_good_ring_for_a_bounded_grace() {
     let c = s.client("svc").await;
     s.token(&c, "").await;
     s.faults.keys.store(true, Ordering::SeqCst);
-    s.clock.advance(s.config.key_cache_ttl + 1);
+    s.clock.advance(s.config.key_cache_ttl.as_secs() + 1);
     s.token(&c, "").await;
     assert_eq!(s.get("/.well-known/jwks.json").await.status, 200);
     // Past the grace: fail closed.
     s.clock
-        .advance(tokenmint::keys::STALE_GRACE_SECS + s.config.key_cache_ttl);
+        .advance(tokenmint::keys::STALE_GRACE_SECS + s.config.key_cache_ttl.as_secs());
     let r = s
         .post("/oauth2/token", "grant_type=client_credentials", Some(&c))
         .await;

@@ -439,7 +439,7 @@ async fn exchanges_read_issuers_and_step_up_rules_once_per_cache_lifetime() {
     }
     assert_eq!(reads(), (before.0 + 1, before.1 + 1));
     // Once the cache lifetime (TOKENMINT_CLIENT_CACHE_TTL) has passed, each is read again.
-    s.clock.advance(s.config.client_cache_ttl);
+    s.clock.advance(s.config.client_cache_ttl.as_secs());
     let r = exchange(&s, &api, &idp.token(json!({})), "&scope=read:builds").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(reads(), (before.0 + 2, before.1 + 2));

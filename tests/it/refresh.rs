@@ -215,7 +215,7 @@ async fn refresh_re_checks_what_the_first_token_rested_on() {
     )
     .await
     .unwrap();
-    s.clock.advance(s.config.client_cache_ttl);
+    s.clock.advance(s.config.client_cache_ttl.as_secs());
     refresh(&s, &api, &rt, "")
         .await
         .assert_error(400, "invalid_grant");
@@ -227,7 +227,7 @@ async fn refresh_re_checks_what_the_first_token_rested_on() {
     tokenmint::trust::remove_issuer(s.stores.issuers.as_ref(), &idp.issuer)
         .await
         .unwrap();
-    s.clock.advance(s.config.client_cache_ttl);
+    s.clock.advance(s.config.client_cache_ttl.as_secs());
     refresh(&s, &api, &rt, "")
         .await
         .assert_error(400, "invalid_grant");

@@ -76,7 +76,7 @@ async fn an_id_token_label_never_widens_the_subject_tokens_scope() {
     })
     .await;
     // The server follows the new profile once its cached issuer list expires.
-    s.clock.advance(s.config.client_cache_ttl);
+    s.clock.advance(s.config.client_cache_ttl.as_secs());
     let r = exchange_as(&s, &api, &untyped, ID_TOKEN, "").await;
     assert_eq!(r.json["scope"], "read:builds", "{}", r.text);
     exchange_as(&s, &api, &untyped, ID_TOKEN, "&scope=update:builds")
@@ -360,13 +360,13 @@ async fn rotate_once(s: &Server) -> String {
         panic!("{steps:?}");
     };
     s.clock
-        .advance(Schedule::from_config(&s.config).publish_lead + s.config.key_cache_ttl);
+        .advance(Schedule::from_config(&s.config).publish_lead + s.config.key_cache_ttl.as_secs());
     let steps = rotation_step(s, false).await;
     assert!(
         steps.iter().any(|x| matches!(x, Step::Promoted { .. })),
         "{steps:?}"
     );
-    s.clock.advance(s.config.key_cache_ttl);
+    s.clock.advance(s.config.key_cache_ttl.as_secs());
     kid
 }
 
@@ -395,7 +395,7 @@ async fn a_48h_token_survives_two_rotations(s: &Server) {
     for at in [30, 47] {
         s.clock.set(issued + at * 3600);
         rotation_step(s, false).await;
-        s.clock.advance(s.config.key_cache_ttl);
+        s.clock.advance(s.config.key_cache_ttl.as_secs());
         assert_eq!(
             active_and_verifiable(s, &builds, &t).await,
             json!({"published": true, "active": true}),
@@ -460,7 +460,9 @@ async fn a_lowered_cap_does_not_retire_a_key_early() {
     rotate_once(&lowered).await;
     lowered.clock.set(issued + 40 * 3600);
     rotation_step(&lowered, false).await;
-    lowered.clock.advance(lowered.config.key_cache_ttl);
+    lowered
+        .clock
+        .advance(lowered.config.key_cache_ttl.as_secs());
     assert_eq!(
         active_and_verifiable(&lowered, &builds, &t).await,
         json!({"published": true, "active": true})

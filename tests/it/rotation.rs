@@ -53,7 +53,7 @@ async fn step(s: &Server, force: bool) -> Vec<Step> {
 
 /// Lets the server's key cache expire, as time passes for a warm process.
 fn after_key_cache(s: &Server, secs: u64) {
-    s.clock.advance(secs + s.config.key_cache_ttl);
+    s.clock.advance(secs + s.config.key_cache_ttl.as_secs());
 }
 
 /// A full rotation; returns the client, the old key and the new.
@@ -80,7 +80,7 @@ pub(super) async fn drill(s: &Server) -> (Creds, String, String) {
         matches!(steps.as_slice(), [Step::Promoted { .. }]),
         "{steps:?}"
     );
-    s.clock.advance(s.config.key_cache_ttl);
+    s.clock.advance(s.config.key_cache_ttl.as_secs());
     let new_token = s.token(&c, "").await;
     assert_eq!(
         &kid(&new_token),
@@ -104,7 +104,7 @@ pub(super) async fn drill(s: &Server) -> (Creds, String, String) {
         matches!(steps.first(), Some(Step::Retired { .. })),
         "{steps:?}"
     );
-    s.clock.advance(s.config.key_cache_ttl);
+    s.clock.advance(s.config.key_cache_ttl.as_secs());
     assert!(!published(s).await.contains(&old));
     assert!(published(s).await.contains(new));
     let new = new.clone();
@@ -172,7 +172,7 @@ async fn a_kms_key_comes_round_again_after_its_record_is_removed() {
         matches!(steps.as_slice(), [Step::Promoted { .. }]),
         "{steps:?}"
     );
-    s.clock.advance(s.config.key_cache_ttl);
+    s.clock.advance(s.config.key_cache_ttl.as_secs());
     let token = s.token(&c, "").await;
     assert_eq!(kid(&token), old, "the first KMS key signs again");
     assert_eq!(s.verify_independently(&token, API).await["sub"], "svc");

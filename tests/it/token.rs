@@ -219,7 +219,7 @@ async fn disabling_takes_effect_within_the_client_cache_lifetime() {
     tokenmint::admin::disable_client(s.stores.clients.as_ref(), "cached")
         .await
         .unwrap();
-    s.clock.advance(s.config.client_cache_ttl);
+    s.clock.advance(s.config.client_cache_ttl.as_secs());
     s.post("/oauth2/token", "grant_type=client_credentials", Some(&c))
         .await
         .assert_error(401, "invalid_client");
@@ -285,7 +285,7 @@ async fn grant_errors() {
     record.grants.clear();
     record.version += 1;
     s.stores.clients.update_client(&record).await.unwrap();
-    s.clock.advance(s.config.client_cache_ttl);
+    s.clock.advance(s.config.client_cache_ttl.as_secs());
     s.post("/oauth2/token", "grant_type=client_credentials", Some(&c))
         .await
         .assert_error(400, "unauthorized_client");

@@ -521,7 +521,8 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
             let c = admin::disable_client(store, &id).await.map_err(err)?;
             eprintln!(
                 "client {} is disabled (cached records expire within {}s)",
-                c.id, config.client_cache_ttl
+                c.id,
+                config.client_cache_ttl.as_secs()
             );
             Ok(())
         }

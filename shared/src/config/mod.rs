@@ -23,6 +23,7 @@
 //! | `TOKENMINT_HOOK`, `TOKENMINT_HOOK_*`, `TOKENMINT_CLAIMS_*` | the claims hook ([`hook`]) | in process |
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::domain::{Algorithm, Issuer};
 
@@ -32,7 +33,7 @@ mod lambda;
 mod parse;
 
 pub use error::ConfigError;
-pub use parse::{comma_list, duration, parse_duration};
+pub use parse::{InvalidDuration, comma_list, duration, parse_duration};
 
 /// The largest `TOKENMINT_MAX_TTL` accepted: 30 days.
 pub const MAX_TTL_CEILING: u64 = crate::domain::MAX_CHAIN_TTL;
@@ -66,33 +67,44 @@ pub struct Config {
     pub store: StoreConfig,
     pub signer: SignerConfig,
     pub signing_alg: Algorithm,
-    pub default_ttl: u64,
-    pub max_ttl: u64,
-    pub client_cache_ttl: u64,
-    pub key_cache_ttl: u64,
-    pub jwks_max_age: u64,
-    pub leeway: u64,
+    /// Access-token lifetime when a client sets none (`TOKENMINT_DEFAULT_TTL`). Defaults to 1 h.
+    pub default_ttl: Duration,
+    /// Cap on every access-token lifetime (`TOKENMINT_MAX_TTL`, at most 30 days). Defaults to 24 h.
+    pub max_ttl: Duration,
+    /// How long client records, trusted issuers and step-up rules are cached
+    /// (`TOKENMINT_CLIENT_CACHE_TTL`). Defaults to 5 s.
+    pub client_cache_ttl: Duration,
+    /// How long signing keys are cached (`TOKENMINT_KEY_CACHE_TTL`, at most 60 s). Defaults to
+    /// 60 s.
+    pub key_cache_ttl: Duration,
+    /// `Cache-Control: max-age` of the JWKS and metadata (`TOKENMINT_JWKS_MAX_AGE`). Defaults to
+    /// 300 s.
+    pub jwks_max_age: Duration,
+    /// Clock skew tolerated for `nbf`/`iat` (`TOKENMINT_LEEWAY`, at most 300 s). Defaults to 30 s.
+    pub leeway: Duration,
     /// Allows a `local` signing key in a `dynamodb:` store, where its private half would sit
     /// in plaintext in the table (`TOKENMINT_INSECURE_LOCAL_KEY=1`).
     pub insecure_local_key: bool,
     /// The age at which the active signing key is replaced (`TOKENMINT_KEY_ROTATION_PERIOD`).
-    pub key_rotation_period: u64,
+    /// Defaults to 30 days.
+    pub key_rotation_period: Duration,
     /// Further KMS keys that rotation promotes in turn with the one in `TOKENMINT_SIGNER`
     /// (`TOKENMINT_KMS_KEYS`, comma-separated ids or ARNs).
     pub kms_rotation_keys: Vec<String>,
     /// The longest any client may extend an exchange chain (`TOKENMINT_MAX_EXCHANGE_TTL`);
-    /// also how long a revocation lasts for tokens that may have descendants.
-    pub max_exchange_ttl: u64,
-    /// A refresh-token family's absolute lifetime (`TOKENMINT_REFRESH_TTL`).
-    pub refresh_ttl: u64,
-    /// How long an unused refresh token stays valid (`TOKENMINT_REFRESH_IDLE_TTL`).
-    pub refresh_idle_ttl: u64,
+    /// at most 30 days. Defaults to 7 days.
+    pub max_exchange_ttl: Duration,
+    /// A refresh-token family's absolute lifetime (`TOKENMINT_REFRESH_TTL`). Defaults to 7 days.
+    pub refresh_ttl: Duration,
+    /// How long an unused refresh token stays valid (`TOKENMINT_REFRESH_IDLE_TTL`). Defaults to
+    /// 24 h.
+    pub refresh_idle_ttl: Duration,
     /// The claims hook (`TOKENMINT_HOOK*`, `TOKENMINT_CLAIMS_*`; see [`hook`]).
     pub hook: hook::HookConfig,
-    /// The most one request may take (`TOKENMINT_REQUEST_DEADLINE`, seconds): then it is
+    /// The most one request may take (`TOKENMINT_REQUEST_DEADLINE`, 1 s to 60 s): then it is
     /// answered `503 temporarily_unavailable` with `Retry-After`, before a Lambda function's
-    /// timeout would cut it off with a bare gateway error.
-    pub request_deadline: u64,
+    /// timeout would cut it off with a bare gateway error. Defaults to 8 s.
+    pub request_deadline: Duration,
     /// The region a Lambda function runs in (`AWS_REGION`, set by Lambda): with no
     /// `TOKENMINT_ISSUER`, the issuer is the API's default endpoint in this region.
     pub aws_region: Option<String>,
@@ -150,9 +162,9 @@ impl Config {
                 .parse()
                 .map_err(|e| ConfigError::new(format!("TOKENMINT_SIGNING_ALG: {e}")))?,
         };
-        let secs = |k: &str, default: u64| -> Result<u64, ConfigError> {
-            get(k).map_or(Ok(default), |v| {
-                parse_duration(&v).map_err(|e| ConfigError::caused(format!("{k}: {e}"), e))
+        let secs = |k: &str, default: u64| -> Result<Duration, ConfigError> {
+            get(k).map_or(Ok(Duration::from_secs(default)), |v| {
+                duration(&v).map_err(|e| ConfigError::caused(format!("{k}: {e}"), e))
             })
         };
         let config = Self {
@@ -193,39 +205,41 @@ impl Config {
     /// `TOKENMINT_MAX_EXCHANGE_TTL`. A signing key stays published this long (plus the
     /// leeway) after it stops signing.
     pub fn longest_token_ttl(&self) -> u64 {
-        self.max_ttl.max(self.max_exchange_ttl)
+        self.max_ttl.max(self.max_exchange_ttl).as_secs()
     }
 
     fn validate(self) -> Result<Self, ConfigError> {
-        if self.max_ttl == 0 || self.default_ttl == 0 {
+        if self.max_ttl.as_secs() == 0 || self.default_ttl.as_secs() == 0 {
             return Err(ConfigError::new(
                 "token lifetimes must be at least one second",
             ));
         }
-        if self.max_ttl > MAX_TTL_CEILING {
+        if self.max_ttl.as_secs() > MAX_TTL_CEILING {
             return Err(ConfigError::new(format!(
                 "TOKENMINT_MAX_TTL may be at most {}d: access tokens are meant to be short-lived",
                 MAX_TTL_CEILING / 86_400
             )));
         }
-        if self.default_ttl > self.max_ttl {
+        if self.default_ttl.as_secs() > self.max_ttl.as_secs() {
             return Err(ConfigError::new(format!(
                 "TOKENMINT_DEFAULT_TTL ({}s) exceeds TOKENMINT_MAX_TTL ({}s)",
-                self.default_ttl, self.max_ttl
+                self.default_ttl.as_secs(),
+                self.max_ttl.as_secs()
             )));
         }
-        if self.max_exchange_ttl == 0 || self.max_exchange_ttl > MAX_TTL_CEILING {
+        if self.max_exchange_ttl.as_secs() == 0 || self.max_exchange_ttl.as_secs() > MAX_TTL_CEILING
+        {
             return Err(ConfigError::new(format!(
                 "TOKENMINT_MAX_EXCHANGE_TTL must be between 1s and {}d",
                 MAX_TTL_CEILING / 86_400
             )));
         }
-        if self.refresh_ttl == 0 || self.refresh_idle_ttl == 0 {
+        if self.refresh_ttl.as_secs() == 0 || self.refresh_idle_ttl.as_secs() == 0 {
             return Err(ConfigError::new(
                 "refresh-token lifetimes must be at least one second",
             ));
         }
-        if self.key_cache_ttl > 60 {
+        if self.key_cache_ttl.as_secs() > 60 {
             return Err(ConfigError::new(
                 "TOKENMINT_KEY_CACHE_TTL may be at most 60s, so rotations reach warm processes",
             ));
@@ -242,29 +256,29 @@ impl Config {
         // A retiring key stays published for the longest token lifetime (exchanged tokens
         // included) plus the leeway; a rotation period of twice that leaves room to publish the
         // next key ahead and to retire the previous one before a key comes round again.
-        let lag = self.longest_token_ttl() + self.leeway;
-        if self.key_rotation_period < 2 * lag.max(3 * 3600) {
+        let lag = self.longest_token_ttl() + self.leeway.as_secs();
+        if self.key_rotation_period.as_secs() < 2 * lag.max(3 * 3600) {
             return Err(ConfigError::new(format!(
                 "TOKENMINT_KEY_ROTATION_PERIOD ({}s) must leave room for publishing a key ahead and \
                  for retiring the previous one after the longest token lifetime: at least twice \
                  max(max(TOKENMINT_MAX_TTL, TOKENMINT_MAX_EXCHANGE_TTL) + leeway, 3h) = {}s",
-                self.key_rotation_period,
+                self.key_rotation_period.as_secs(),
                 2 * lag.max(3 * 3600)
             )));
         }
-        if self.request_deadline == 0 || self.request_deadline > 60 {
+        if self.request_deadline.as_secs() == 0 || self.request_deadline.as_secs() > 60 {
             return Err(ConfigError::new(
                 "TOKENMINT_REQUEST_DEADLINE must be between 1s and 60s",
             ));
         }
-        if self.hook.settings.timeout.as_secs() >= self.request_deadline {
+        if self.hook.settings.timeout.as_secs() >= self.request_deadline.as_secs() {
             return Err(ConfigError::new(format!(
                 "TOKENMINT_HOOK_TIMEOUT must be shorter than TOKENMINT_REQUEST_DEADLINE ({}s), \
                  so a slow hook is answered as a hook failure",
-                self.request_deadline
+                self.request_deadline.as_secs()
             )));
         }
-        if self.leeway > 300 {
+        if self.leeway.as_secs() > 300 {
             return Err(ConfigError::new("TOKENMINT_LEEWAY may be at most 300s"));
         }
         Ok(self)
@@ -301,7 +315,10 @@ mod tests {
         );
         assert_eq!(c.signer, SignerConfig::Local);
         assert_eq!(c.signing_alg, Algorithm::ES256);
-        assert_eq!((c.default_ttl, c.max_ttl), (3600, 86_400));
+        assert_eq!(
+            (c.default_ttl.as_secs(), c.max_ttl.as_secs()),
+            (3600, 86_400)
+        );
     }
 
     #[test]

@@ -74,7 +74,13 @@ pub async fn verify(
     let Ok(claims) = unverified.verify(&key).and_then(|v| v.into_object()) else {
         return refuse("bad signature or payload");
     };
-    if let Err(why) = check_claims(&claims, &client.id, &site.issuer, now, app.config.leeway) {
+    if let Err(why) = check_claims(
+        &claims,
+        &client.id,
+        &site.issuer,
+        now,
+        app.config.leeway.as_secs(),
+    ) {
         return refuse(why);
     }
     let (Some(jti), Some(exp)) = (
@@ -88,7 +94,7 @@ pub async fn verify(
         .assertion_ids
         .first_use(
             &replay_key(client.id.as_str(), jti),
-            exp.saturating_add(app.config.leeway),
+            exp.saturating_add(app.config.leeway.as_secs()),
             now,
         )
         .await

@@ -46,7 +46,7 @@ pub fn record(
         crate::domain::ClientId::new(&claims.client_id).map_err(OAuthError::server_error)?;
     let cap = claims.chain.as_ref().map_or(claims.exp, |c| c.until);
     let expires_at = family_expires_at
-        .unwrap_or_else(|| now.saturating_add(app.config.refresh_ttl))
+        .unwrap_or_else(|| now.saturating_add(app.config.refresh_ttl.as_secs()))
         .min(cap);
     Ok(RefreshRecord {
         hash,
@@ -56,7 +56,7 @@ pub fn record(
         created_at: now,
         expires_at,
         idle_expires_at: now
-            .saturating_add(app.config.refresh_idle_ttl)
+            .saturating_add(app.config.refresh_idle_ttl.as_secs())
             .min(expires_at),
         used_at: None,
         upstream_issuer,

@@ -64,7 +64,7 @@ async fn verified(
     let want = Expectations {
         issuer: site.issuer.as_str(),
         now: app.clock.now(),
-        leeway: app.config.leeway,
+        leeway: app.config.leeway.as_secs(),
         check_times,
     };
     let kid = unverified.kid().to_owned();
@@ -137,7 +137,7 @@ pub async fn lineage(
 /// compromised. A token issued before its key last began to sign, or living longer than any
 /// token this deployment signs, is refused.
 fn outside_key_limits(app: &App, kid: &str, c: &AccessTokenClaims) -> Option<&'static str> {
-    let leeway = app.config.leeway;
+    let leeway = app.config.leeway.as_secs();
     let limits = app.keys.limits(kid)?;
     if limits
         .activated_at

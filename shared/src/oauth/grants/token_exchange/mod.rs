@@ -106,7 +106,7 @@ pub async fn exchange(
         extension,
         client,
         &site.policy,
-        app.config.max_exchange_ttl,
+        app.config.max_exchange_ttl.as_secs(),
         now,
     )?;
     let carried =

@@ -193,7 +193,7 @@ pub async fn validate_subject(
         &profile,
         claims,
         app.clock.now(),
-        app.config.leeway,
+        app.config.leeway.as_secs(),
         &site.claims_namespace,
         explicit_access_token,
     )
