@@ -49,8 +49,11 @@ enum Command {
         /// Create (or re-key) a client named "demo" and print a curl command that gets a token.
         #[arg(long)]
         demo: bool,
-        /// Call this webhook as the claims hook instead of the in-process default hook.
-        #[arg(long, env = "TOKENMINT_HOOK", requires = "hook_secret")]
+        /// The claims hook: default (in process), a webhook's https URL (needs --hook-secret)
+        /// or lambda:FUNCTION_ARN.
+        // Only a webhook has a secret, and the configuration checks that, as it does for the
+        // Lambda functions: clap must not demand one for every hook.
+        #[arg(long, env = "TOKENMINT_HOOK")]
         hook: Option<String>,
         /// The webhook's HMAC secret (docs/hook.md).
         #[arg(long, env = "TOKENMINT_HOOK_SECRET", hide_env_values = true)]
