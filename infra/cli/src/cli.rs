@@ -2,192 +2,32 @@
 //! standard error and a non-zero exit.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
 use serde::Serialize;
 use tokenmint::admin::{self, NewClient};
-use tokenmint::config::parse_duration;
 use tokenmint::domain::Client;
 use tokenmint::jwt::{Jwks, verify};
 use tokenmint::store::Stores;
 use tokenmint::telemetry::{self, Sink};
 use tokenmint::{Clock, Config, SystemClock, setup};
 
+use crate::args::{
+    Args, ClientCommand, Command, CreateClientArgs, KeysCommand, ServeArgs, StoreCommand,
+    TokenCommand,
+};
+
 type Result<T> = std::result::Result<T, String>;
-
-#[derive(Parser)]
-#[command(
-    name = "tokenmint",
-    version,
-    about = "A self-hosted OAuth 2.0 token issuer"
-)]
-pub struct Args {
-    /// Directory of the embedded store (ignored when TOKENMINT_STORE names one).
-    #[arg(
-        long,
-        global = true,
-        env = "TOKENMINT_DATA",
-        default_value = ".tokenmint"
-    )]
-    data: PathBuf,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run every endpoint on one local HTTP server over the embedded store.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: SocketAddr,
-        /// Issuer URL; defaults to http://ADDR.
-        #[arg(long, env = "TOKENMINT_ISSUER")]
-        issuer: Option<String>,
-        /// Create (or re-key) a client named "demo" and print a curl command that gets a token.
-        #[arg(long)]
-        demo: bool,
-        /// The claims hook: default (in process), a webhook's https URL (needs --hook-secret)
-        /// or lambda:FUNCTION_ARN.
-        // Only a webhook has a secret, and the configuration checks that, as it does for the
-        // Lambda functions: clap must not demand one for every hook.
-        #[arg(long, env = "TOKENMINT_HOOK")]
-        hook: Option<String>,
-        /// The webhook's HMAC secret (docs/hook.md).
-        #[arg(long, env = "TOKENMINT_HOOK_SECRET", hide_env_values = true)]
-        hook_secret: Option<String>,
-    },
-    /// Register and manage clients.
-    #[command(subcommand)]
-    Client(ClientCommand),
-    /// Inspect tokens.
-    #[command(subcommand)]
-    Token(TokenCommand),
-    /// Set up the store.
-    #[command(subcommand)]
-    Store(StoreCommand),
-    /// Signing keys: list them, rotate by hand.
-    #[command(subcommand)]
-    Keys(KeysCommand),
-    /// Delegations: let a user or client act for another, within scopes.
-    #[command(subcommand)]
-    Delegation(crate::delegation::DelegationCommand),
-    /// Trusted external issuers, whose tokens token exchange accepts.
-    #[command(subcommand)]
-    Issuer(crate::trust::IssuerCommand),
-    /// Step-up rules: the acr values a scope requires.
-    #[command(subcommand)]
-    Scope(crate::trust::ScopeCommand),
-}
-
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// List signing keys and their state (never private material).
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// One rotation step now: publish a next key (even if the active one is not due), or
-    /// promote a next key published long enough ago, and retire keys whose tokens expired.
-    Rotate,
-}
-
-#[derive(Subcommand)]
-enum StoreCommand {
-    /// Create the DynamoDB table named by TOKENMINT_STORE=dynamodb:TABLE, with exactly the
-    /// schema template.yaml declares (for moto, DynamoDB Local, or deployments without SAM).
-    Init,
-    /// Print the DynamoDB table definition as CloudFormation properties (JSON).
-    Schema,
-}
-
-#[derive(Subcommand)]
-enum ClientCommand {
-    /// Register a client and print its secret, once.
-    Create {
-        #[arg(long)]
-        id: String,
-        /// Space-separated scopes the client may receive.
-        #[arg(long)]
-        scope: String,
-        /// Scopes granted when a request names none (default: all of --scope).
-        #[arg(long)]
-        default_scope: Option<String>,
-        /// An audience the client may ask for (repeatable); the first is the default.
-        #[arg(long = "audience", required = true)]
-        audiences: Vec<String>,
-        /// Access-token lifetime, e.g. 15m or 1h (default: the service default).
-        #[arg(long, value_parser = parse_duration)]
-        ttl: Option<u64>,
-        /// Allow this client to call the introspection endpoint.
-        #[arg(long)]
-        introspect: bool,
-        /// Send this client's tokens through the claims hook (docs/hook.md).
-        #[arg(long)]
-        hook: bool,
-        /// A business attribute the default hook issues as a claim: name=value, or
-        /// name=value@scope to issue it only with that scope (repeatable).
-        #[arg(long = "attr")]
-        attributes: Vec<String>,
-        /// A grant the client may use: client_credentials, token-exchange, refresh_token
-        /// (repeatable; default: client_credentials only).
-        #[arg(long = "grant")]
-        grants: Vec<String>,
-        /// How long exchanged tokens may be asked (expires_in) to live, from the first token
-        /// of their chain, e.g. 48h (docs/token-exchange.md).
-        #[arg(long, value_parser = parse_duration)]
-        max_exchange_ttl: Option<u64>,
-        /// Authenticate with private_key_jwt instead of a secret: a JWK Set file, or its
-        /// https URL. No secret is made.
-        #[arg(long)]
-        jwks: Option<String>,
-        /// Print {"client_id": ..., "client_secret": ...} as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// List clients.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show one client (never its secrets).
-    Show { id: String },
-    /// Issue a new secret; the current one stays valid for the grace period.
-    RotateSecret {
-        id: String,
-        /// How long the current secret stays valid, e.g. 24h or 0s.
-        #[arg(long, default_value = "24h", value_parser = parse_duration)]
-        grace: u64,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Disable a client: it can no longer authenticate.
-    Disable { id: String },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Print a token's header and claims; with --jwks, also verify its signature.
-    Decode {
-        /// The token, or - to read it from standard input.
-        token: String,
-        /// A JWKS URL (http or https) or file to verify against.
-        #[arg(long)]
-        jwks: Option<String>,
-    },
-}
 
 pub async fn run(args: Args) -> Result<()> {
     match args.command {
-        Command::Serve {
+        Command::Serve(ServeArgs {
             addr,
             issuer,
             demo,
             hook,
             hook_secret,
-        } => {
+        }) => {
             let hook = hook.map(|url| (url, hook_secret.unwrap_or_default()));
             serve(&args.data, addr, issuer, demo, hook).await
         }
@@ -449,7 +289,7 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
     let now = SystemClock.now();
     let err = |e: admin::AdminError| e.to_string();
     match cmd {
-        ClientCommand::Create {
+        ClientCommand::Create(CreateClientArgs {
             id,
             scope,
             default_scope,
@@ -462,7 +302,7 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
             max_exchange_ttl,
             jwks,
             json,
-        } => {
+        }) => {
             let keys = jwks.as_deref().map(client_keys).transpose()?;
             let spec = NewClient {
                 keys,

@@ -1,54 +1,13 @@
 //! `tokenmint delegation`: who may act for whom (docs/hook.md, issue "delegation records").
 
-use clap::Subcommand;
 use serde::Serialize;
 use tokenmint::domain::{Delegation, Principal, ScopeSet};
 use tokenmint::store::Stores;
 use tokenmint::{Clock, SystemClock};
 
-type Result<T> = std::result::Result<T, String>;
+use crate::args::{DelegationCommand, GrantArgs};
 
-#[derive(Subcommand)]
-pub enum DelegationCommand {
-    /// Let DELEGATE act for DELEGATOR within the given scopes. Granting again replaces the
-    /// delegation: tokens issued under the old one stop being active.
-    Grant {
-        /// The account holder: user:<sub> (a bare value means user:) or client:<id>.
-        #[arg(long)]
-        delegator: String,
-        /// Who may act: user:<sub> or client:<id>.
-        #[arg(long)]
-        delegate: String,
-        /// Space-separated scopes the delegate's tokens may carry when acting.
-        #[arg(long)]
-        scope: String,
-        /// When it ends, RFC 3339 (e.g. 2027-01-01T00:00:00Z); default: until revoked.
-        #[arg(long)]
-        expires: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Remove a delegation: tokens issued on it are inactive at once.
-    Revoke {
-        #[arg(long)]
-        delegator: String,
-        #[arg(long)]
-        delegate: String,
-    },
-    /// List the delegations a delegate holds, or a delegator granted.
-    List {
-        #[arg(
-            long,
-            conflicts_with = "delegator",
-            required_unless_present = "delegator"
-        )]
-        delegate: Option<String>,
-        #[arg(long)]
-        delegator: Option<String>,
-        #[arg(long)]
-        json: bool,
-    },
-}
+type Result<T> = std::result::Result<T, String>;
 
 fn principal(flag: &str, v: &str) -> Result<Principal> {
     v.parse().map_err(|e| format!("--{flag} {v:?}: {e}"))
@@ -84,13 +43,13 @@ pub async fn run(cmd: DelegationCommand, stores: &Stores) -> Result<()> {
     let store = stores.delegations.as_ref();
     let now = SystemClock.now();
     match cmd {
-        DelegationCommand::Grant {
+        DelegationCommand::Grant(GrantArgs {
             delegator,
             delegate,
             scope,
             expires,
             json,
-        } => {
+        }) => {
             let delegator = principal("delegator", &delegator)?;
             let delegate = principal("delegate", &delegate)?;
             if delegator == delegate {

@@ -1,5 +1,6 @@
 //! `tokenmint`: run the local server and administer clients.
 
+mod args;
 mod cli;
 mod delegation;
 mod trust;
@@ -14,7 +15,7 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = args::Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,7 +1,6 @@
 //! `tokenmint issuer` and `tokenmint scope`: what token exchange trusts
 //! (docs/token-exchange.md).
 
-use clap::Subcommand;
 use serde::Serialize;
 use tokenmint::Config;
 use tokenmint::domain::TrustedIssuer;
@@ -9,68 +8,9 @@ use tokenmint::store::Stores;
 use tokenmint::trust::{self, NewIssuer};
 use tokenmint::{Clock, SystemClock};
 
+use crate::args::{AddIssuerArgs, IssuerCommand, ScopeCommand};
+
 type Result<T> = std::result::Result<T, String>;
-
-#[derive(Subcommand)]
-pub enum IssuerCommand {
-    /// Trust an external issuer's tokens as subject tokens (adding it again replaces it).
-    Add {
-        /// The exact `iss` value of its tokens.
-        #[arg(long)]
-        issuer: String,
-        /// Where it publishes its signing keys (https; http only on loopback).
-        #[arg(long)]
-        jwks_uri: String,
-        /// Its tokens must be addressed (aud) to one of these (repeatable).
-        #[arg(long = "audience")]
-        audiences: Vec<String>,
-        /// Accepted JOSE typ: at+jwt (default), JWT (or none) or any.
-        #[arg(long)]
-        typ: Option<String>,
-        /// The claim holding scopes: scope (space-separated, default) or scp (array).
-        #[arg(long)]
-        scope_claim: Option<String>,
-        /// The most its tokens are granted; scope-less ID tokens (with --id-tokens) get
-        /// exactly this.
-        #[arg(long)]
-        max_scope: Option<String>,
-        /// Accept its ID tokens: a token without a scope claim, not typed at+jwt, is granted
-        /// --max-scope (needed). Without it a scope-less token is granted nothing.
-        #[arg(long)]
-        id_tokens: bool,
-        /// Put before its subjects (required once two issuers are trusted), e.g. "auth0|".
-        #[arg(long)]
-        subject_prefix: Option<String>,
-        /// Copy an upstream claim, renamed, under the claims namespace: from=to (repeatable).
-        #[arg(long = "map-claim")]
-        map_claims: Vec<String>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// List trusted issuers.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Stop trusting an issuer.
-    Remove { issuer: String },
-}
-
-#[derive(Subcommand)]
-pub enum ScopeCommand {
-    /// Require one of these acr values of the user's login for SCOPE on token exchange
-    /// (no --acr: remove the rule).
-    Set {
-        scope: String,
-        #[arg(long = "acr")]
-        acr: Vec<String>,
-    },
-    /// List step-up rules.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-}
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
     let s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
@@ -93,7 +33,7 @@ fn line(i: &TrustedIssuer) -> String {
 pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Result<()> {
     let store = stores.issuers.as_ref();
     match cmd {
-        IssuerCommand::Add {
+        IssuerCommand::Add(AddIssuerArgs {
             issuer,
             jwks_uri,
             audiences,
@@ -104,7 +44,7 @@ pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Res
             subject_prefix,
             map_claims,
             json,
-        } => {
+        }) => {
             let spec = NewIssuer {
                 issuer,
                 jwks_uri,
