@@ -17,7 +17,7 @@ use crate::args::{
     TokenCommand,
 };
 
-type Result<T> = std::result::Result<T, String>;
+use crate::error::{CliError, Result};
 
 pub async fn run(args: Args) -> Result<()> {
     match args.command {
@@ -34,33 +34,25 @@ pub async fn run(args: Args) -> Result<()> {
         Command::Delegation(cmd) => {
             let _log = telemetry::init(Sink::Stderr);
             let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config)
-                .await
-                .map_err(|e| e.to_string())?;
+            let stores = setup::open_stores(&config).await?;
             crate::delegation::run(cmd, &stores).await
         }
         Command::Issuer(cmd) => {
             let _log = telemetry::init(Sink::Stderr);
             let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config)
-                .await
-                .map_err(|e| e.to_string())?;
+            let stores = setup::open_stores(&config).await?;
             crate::trust::issuer(cmd, &config, &stores).await
         }
         Command::Scope(cmd) => {
             let _log = telemetry::init(Sink::Stderr);
             let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config)
-                .await
-                .map_err(|e| e.to_string())?;
+            let stores = setup::open_stores(&config).await?;
             crate::trust::scope(cmd, &stores).await
         }
         Command::Client(cmd) => {
             let _log = telemetry::init(Sink::Stderr);
             let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config)
-                .await
-                .map_err(|e| e.to_string())?;
+            let stores = setup::open_stores(&config).await?;
             client(cmd, &config, &stores).await
         }
         Command::Token(TokenCommand::Decode { token, jwks }) => {
@@ -69,9 +61,7 @@ pub async fn run(args: Args) -> Result<()> {
         Command::Keys(cmd) => {
             let _log = telemetry::init(Sink::Stderr);
             let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config)
-                .await
-                .map_err(|e| e.to_string())?;
+            let stores = setup::open_stores(&config).await?;
             keys(cmd, &config, &stores).await
         }
         Command::Store(StoreCommand::Schema) => {
@@ -81,17 +71,16 @@ pub async fn run(args: Args) -> Result<()> {
             let _log = telemetry::init(Sink::Stderr);
             let config = config(&args.data, None, None)?;
             let tokenmint::config::StoreConfig::DynamoDb(table) = &config.store else {
-                return Err(
+                return Err(CliError::message(
                     "store init creates a DynamoDB table: set TOKENMINT_STORE=dynamodb:TABLE \
-                     (the SQLite store creates itself)"
-                        .into(),
-                );
+                     (the SQLite store creates itself)",
+                ));
             };
             tokenmint::store::dynamodb::DynamoStore::from_env(table.as_str())
                 .await
                 .create_table()
                 .await
-                .map_err(|e| format!("cannot create table {table}: {e}"))?;
+                .map_err(CliError::store(format!("create table {table}")))?;
             eprintln!("created DynamoDB table {table}");
             Ok(())
         }
@@ -115,8 +104,7 @@ fn config(
             .or_else(|| std::env::var(k).ok())
             .or_else(|| Some("http://127.0.0.1:8080".into())),
         _ => std::env::var(k).ok(),
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     // SqliteStore::open logs this too, but RUST_LOG may filter it out, and `serve` writes its
     // log to standard output.
     if let tokenmint::config::StoreConfig::Sqlite(path) = &config.store {
@@ -137,26 +125,22 @@ async fn serve(
     let _log = telemetry::init(Sink::BufferedStdout);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(CliError::io(format!("cannot listen on {addr}")))?;
+    let local = listener.local_addr()?;
     let issuer = match issuer {
         Some(i) => i,
         None if local.ip().is_loopback() => format!("http://{local}"),
         None => {
-            return Err(format!(
+            return Err(CliError::message(format!(
                 "listening on {local} needs --issuer with the https URL clients will use \
                  (an http issuer is allowed only on a loopback address)"
-            ));
+            )));
         }
     };
     let config = Arc::new(config(data, Some(issuer), hook)?);
-    let stores = setup::open_stores(&config)
-        .await
-        .map_err(|e| e.to_string())?;
+    let stores = setup::open_stores(&config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let app = setup::build_app(Arc::clone(&config), &stores, Arc::clone(&clock))
-        .await
-        .map_err(|e| e.to_string())?;
+    let app = setup::build_app(Arc::clone(&config), &stores, Arc::clone(&clock)).await?;
     if demo {
         demo_client(&config, &stores, clock.now(), local).await?;
     }
@@ -166,7 +150,7 @@ async fn serve(
     );
     tokenmint_cli::server::serve(listener, Arc::new(app), shutdown_signal())
         .await
-        .map_err(|e| format!("the server stopped: {e}"))
+        .map_err(CliError::io("the server stopped"))
 }
 
 async fn shutdown_signal() {
@@ -201,11 +185,10 @@ async fn demo_client(config: &Config, stores: &Stores, now: u64, local: SocketAd
         Ok((_, s)) => s,
         Err(admin::AdminError::Exists(_)) => {
             admin::rotate_secret(stores.clients.as_ref(), "demo", 0, now)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .1
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(e.into()),
     };
     // Standard error: standard output carries the server's JSON log lines, which are shipped
     // elsewhere and must never contain a secret.
@@ -279,7 +262,7 @@ impl<'a> From<&'a Client> for ClientView<'a> {
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+    let s = serde_json::to_string_pretty(v)?;
     println!("{s}");
     Ok(())
 }
@@ -287,7 +270,6 @@ fn print_json<T: Serialize>(v: &T) -> Result<()> {
 async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<()> {
     let store = stores.clients.as_ref();
     let now = SystemClock.now();
-    let err = |e: admin::AdminError| e.to_string();
     match cmd {
         ClientCommand::Create(CreateClientArgs {
             id,
@@ -318,9 +300,7 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
                 attributes,
             };
             if spec.keys.is_some() {
-                let c = admin::create_key_client(store, config, spec, now)
-                    .await
-                    .map_err(err)?;
+                let c = admin::create_key_client(store, config, spec, now).await?;
                 if json {
                     return print_json(&serde_json::json!({"client_id": c.id.as_str()}));
                 }
@@ -328,13 +308,11 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
                 eprintln!("authenticates with private_key_jwt; it has no secret");
                 return Ok(());
             }
-            let (c, secret) = admin::create_client(store, config, spec, now)
-                .await
-                .map_err(err)?;
+            let (c, secret) = admin::create_client(store, config, spec, now).await?;
             print_secret(c.id.as_str(), secret.expose(), json)
         }
         ClientCommand::List { json } => {
-            let clients = store.list_clients().await.map_err(|e| e.to_string())?;
+            let clients = store.list_clients().await?;
             if json {
                 return print_json(&clients.iter().map(ClientView::from).collect::<Vec<_>>());
             }
@@ -346,13 +324,11 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
             Ok(())
         }
         ClientCommand::Show { id } => {
-            let c = admin::get_client(store, &id).await.map_err(err)?;
+            let c = admin::get_client(store, &id).await?;
             print_json(&ClientView::from(&c))
         }
         ClientCommand::RotateSecret { id, grace, json } => {
-            let (c, secret) = admin::rotate_secret(store, &id, grace, now)
-                .await
-                .map_err(err)?;
+            let (c, secret) = admin::rotate_secret(store, &id, grace, now).await?;
             print_secret(c.id.as_str(), secret.expose(), json)?;
             if !json {
                 eprintln!("the previous secret stays valid for {grace}s");
@@ -360,7 +336,7 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
             Ok(())
         }
         ClientCommand::Disable { id } => {
-            let c = admin::disable_client(store, &id).await.map_err(err)?;
+            let c = admin::disable_client(store, &id).await?;
             eprintln!(
                 "client {} is disabled (cached records expire within {}s)",
                 c.id, config.client_cache_ttl
@@ -378,7 +354,7 @@ fn client_keys(v: &str) -> Result<tokenmint::domain::ClientKeys> {
     }
     std::fs::read_to_string(v)
         .map(ClientKeys::Jwks)
-        .map_err(|e| format!("cannot read the JWK Set file {v}: {e}"))
+        .map_err(CliError::io(format!("cannot read the JWK Set file {v}")))
 }
 
 fn print_secret(id: &str, secret: &str, json: bool) -> Result<()> {
@@ -395,35 +371,41 @@ async fn decode(token: &str, jwks: Option<&str>) -> Result<()> {
     let token = if token == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|e| format!("cannot read the token from standard input: {e}"))?;
+            .map_err(CliError::io("cannot read the token from standard input"))?;
         s.trim().to_owned()
     } else {
         token.to_owned()
     };
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
-        return Err("that is not a JWT: it needs three dot-separated parts".into());
+        return Err(CliError::message(
+            "that is not a JWT: it needs three dot-separated parts",
+        ));
     }
     let segment = |i: usize, name: &str| -> Result<serde_json::Value> {
         let part = parts[i];
-        let bytes =
-            tokenmint::jwt::unb64(part).ok_or_else(|| format!("the {name} is not base64url"))?;
-        serde_json::from_slice(&bytes).map_err(|_| format!("the {name} is not JSON"))
+        let bytes = tokenmint::jwt::unb64(part)
+            .ok_or_else(|| CliError::message(format!("the {name} is not base64url")))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|_| CliError::message(format!("the {name} is not JSON")))
     };
     let header = segment(0, "header")?;
     let claims = segment(1, "payload")?;
     let mut out = serde_json::json!({ "header": header, "claims": claims });
     if let Some(source) = jwks {
         let set = load_jwks(source).await?;
-        let kid = verify::parse(&token).map_err(|e| format!("the token is not acceptable: {e}"))?;
+        let kid = verify::parse(&token)?;
         let key = set
             .keys
             .iter()
             .find(|k| k.kid == kid.kid())
-            .ok_or_else(|| format!("the JWKS has no key with kid {:?}", kid.kid()))?
-            .verifying_key()?;
+            .ok_or_else(|| {
+                CliError::message(format!("the JWKS has no key with kid {:?}", kid.kid()))
+            })?
+            .verifying_key()
+            .map_err(CliError::Message)?;
         kid.verify(&key)
-            .map_err(|_| "the signature does not verify".to_owned())?;
+            .map_err(|_| CliError::message("the signature does not verify"))?;
         out["signature"] = "verified".into();
     }
     print_json(&out)
@@ -433,18 +415,24 @@ async fn load_jwks(source: &str) -> Result<Jwks> {
     let body = if source.starts_with("http://") || source.starts_with("https://") {
         let resp = reqwest::get(source)
             .await
-            .map_err(|e| format!("cannot fetch {source}: {e}"))?;
+            .map_err(CliError::http(format!("cannot fetch {source}")))?;
         if !resp.status().is_success() {
-            return Err(format!("{source} answered {}", resp.status()));
+            return Err(CliError::message(format!(
+                "{source} answered {}",
+                resp.status()
+            )));
         }
         resp.bytes()
             .await
-            .map_err(|e| format!("cannot read {source}: {e}"))?
+            .map_err(CliError::http(format!("cannot read {source}")))?
             .to_vec()
     } else {
-        std::fs::read(source).map_err(|e| format!("cannot read {source}: {e}"))?
+        std::fs::read(source).map_err(CliError::io(format!("cannot read {source}")))?
     };
-    serde_json::from_slice(&body).map_err(|e| format!("{source} is not a JWK Set: {e}"))
+    serde_json::from_slice(&body).map_err(|e| CliError::JsonAt {
+        context: format!("{source} is not a JWK Set"),
+        source: e,
+    })
 }
 
 /// What `keys list` shows of a key.
@@ -465,7 +453,7 @@ struct KeyView<'a> {
 async fn keys(cmd: KeysCommand, config: &Config, stores: &Stores) -> Result<()> {
     match cmd {
         KeysCommand::List { json } => {
-            let keys = stores.keys.list_keys().await.map_err(|e| e.to_string())?;
+            let keys = stores.keys.list_keys().await?;
             let views: Vec<KeyView> = keys
                 .iter()
                 .map(|k| KeyView {
@@ -489,9 +477,7 @@ async fn keys(cmd: KeysCommand, config: &Config, stores: &Stores) -> Result<()> 
             Ok(())
         }
         KeysCommand::Rotate => {
-            let source = setup::next_key_source(config)
-                .await
-                .map_err(|e| e.to_string())?;
+            let source = setup::next_key_source(config).await?;
             let schedule = tokenmint::rotation::Schedule::from_config(config);
             let steps = tokenmint::rotation::rotate(
                 stores.keys.as_ref(),
@@ -500,8 +486,7 @@ async fn keys(cmd: KeysCommand, config: &Config, stores: &Stores) -> Result<()> 
                 SystemClock.now(),
                 true,
             )
-            .await
-            .map_err(|e| format!("rotation failed: {e}"))?;
+            .await?;
             print_json(&steps)?;
             if steps
                 .iter()

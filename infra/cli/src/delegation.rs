@@ -7,10 +7,14 @@ use tokenmint::{Clock, SystemClock};
 
 use crate::args::{DelegationCommand, GrantArgs};
 
-type Result<T> = std::result::Result<T, String>;
+use crate::error::{CliError, Result};
 
-fn principal(flag: &str, v: &str) -> Result<Principal> {
-    v.parse().map_err(|e| format!("--{flag} {v:?}: {e}"))
+fn principal(flag: &'static str, value: &str) -> Result<Principal> {
+    value.parse().map_err(|source| CliError::Principal {
+        flag,
+        value: value.to_owned(),
+        source,
+    })
 }
 
 /// The shape `list` and `grant --json` print.
@@ -53,18 +57,19 @@ pub async fn run(cmd: DelegationCommand, stores: &Stores) -> Result<()> {
             let delegator = principal("delegator", &delegator)?;
             let delegate = principal("delegate", &delegate)?;
             if delegator == delegate {
-                return Err("a principal cannot delegate to itself".into());
+                return Err(CliError::message("a principal cannot delegate to itself"));
             }
-            let scopes = ScopeSet::parse(&scope).map_err(|e| format!("--scope: {e}"))?;
+            let scopes = ScopeSet::parse(&scope)?;
             if scopes.is_empty() {
-                return Err("--scope must name at least one scope".into());
+                return Err(CliError::message("--scope must name at least one scope"));
             }
             let expires_at = expires.as_deref().map(parse_time).transpose()?;
             if expires_at.is_some_and(|e| e <= now) {
-                return Err("--expires is in the past".into());
+                return Err(CliError::message("--expires is in the past"));
             }
             let d = Delegation {
-                id: tokenmint::oauth::token::new_jti().map_err(|e| e.to_string())?,
+                id: tokenmint::oauth::token::new_jti()
+                    .map_err(|e| CliError::message(e.to_string()))?,
                 delegator,
                 delegate,
                 scopes,
@@ -75,7 +80,7 @@ pub async fn run(cmd: DelegationCommand, stores: &Stores) -> Result<()> {
             store
                 .put_delegation(&d)
                 .await
-                .map_err(|e| format!("cannot store the delegation: {e}"))?;
+                .map_err(CliError::store("store the delegation"))?;
             tokenmint::audit!(
                 "delegation_granted",
                 id = %d.id,
@@ -98,16 +103,16 @@ pub async fn run(cmd: DelegationCommand, stores: &Stores) -> Result<()> {
             match store
                 .remove_delegation(&delegator, &delegate)
                 .await
-                .map_err(|e| format!("cannot remove the delegation: {e}"))?
+                .map_err(CliError::store("remove the delegation"))?
             {
                 Some(d) => {
                     tokenmint::audit!("delegation_revoked", id = %d.id, delegator = %delegator, delegate = %delegate);
                     eprintln!("revoked delegation {} from {delegator} to {delegate}", d.id);
                     Ok(())
                 }
-                None => Err(format!(
+                None => Err(CliError::message(format!(
                     "there is no delegation from {delegator} to {delegate}"
-                )),
+                ))),
             }
         }
         DelegationCommand::List {
@@ -118,9 +123,9 @@ pub async fn run(cmd: DelegationCommand, stores: &Stores) -> Result<()> {
             let found = match (delegate, delegator) {
                 (Some(p), _) => store.delegations_to(&principal("delegate", &p)?).await,
                 (None, Some(p)) => store.delegations_from(&principal("delegator", &p)?).await,
-                (None, None) => return Err("give --delegate or --delegator".into()),
+                (None, None) => return Err(CliError::message("give --delegate or --delegator")),
             }
-            .map_err(|e| format!("cannot list delegations: {e}"))?;
+            .map_err(CliError::store("list delegations"))?;
             if json {
                 return print_json(&found.iter().map(View::from).collect::<Vec<_>>());
             }
@@ -139,14 +144,17 @@ pub async fn run(cmd: DelegationCommand, stores: &Stores) -> Result<()> {
 /// Seconds since the epoch for an RFC 3339 timestamp.
 fn parse_time(s: &str) -> Result<u64> {
     humantime::parse_rfc3339(s)
-        .map_err(|e| format!("--expires {s:?}: {e} (use e.g. 2027-01-01T00:00:00Z)"))?
+        .map_err(|source| CliError::Time {
+            value: s.to_owned(),
+            source,
+        })?
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .map_err(|_| format!("--expires {s:?} is before 1970"))
+        .map_err(|_| CliError::message(format!("--expires {s:?} is before 1970")))
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+    let s = serde_json::to_string_pretty(v)?;
     println!("{s}");
     Ok(())
 }

@@ -10,10 +10,10 @@ use tokenmint::{Clock, SystemClock};
 
 use crate::args::{AddIssuerArgs, IssuerCommand, ScopeCommand};
 
-type Result<T> = std::result::Result<T, String>;
+use crate::error::{CliError, Result};
 
 fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+    let s = serde_json::to_string_pretty(v)?;
     println!("{s}");
     Ok(())
 }
@@ -56,9 +56,7 @@ pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Res
                 subject_prefix,
                 map_claims,
             };
-            let i = trust::add_issuer(store, config, spec, SystemClock.now())
-                .await
-                .map_err(|e| e.to_string())?;
+            let i = trust::add_issuer(store, config, spec, SystemClock.now()).await?;
             if json {
                 return print_json(&i);
             }
@@ -69,7 +67,7 @@ pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Res
             let all = store
                 .list_issuers()
                 .await
-                .map_err(|e| format!("cannot list issuers: {e}"))?;
+                .map_err(CliError::store("list issuers"))?;
             if json {
                 return print_json(&all);
             }
@@ -79,9 +77,7 @@ pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Res
             Ok(())
         }
         IssuerCommand::Remove { issuer } => {
-            trust::remove_issuer(store, &issuer)
-                .await
-                .map_err(|e| e.to_string())?;
+            trust::remove_issuer(store, &issuer).await?;
             eprintln!("no longer trusting {issuer}");
             Ok(())
         }
@@ -92,10 +88,7 @@ pub async fn scope(cmd: ScopeCommand, stores: &Stores) -> Result<()> {
     let store = stores.scope_rules.as_ref();
     match cmd {
         ScopeCommand::Set { scope, acr } => {
-            match trust::set_scope_rule(store, &scope, acr, SystemClock.now())
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            match trust::set_scope_rule(store, &scope, acr, SystemClock.now()).await? {
                 Some(r) => println!("{}  acr={}", r.scope.as_str(), r.acr.join(" ")),
                 None => eprintln!("scope {scope} needs no step-up"),
             }
@@ -105,7 +98,7 @@ pub async fn scope(cmd: ScopeCommand, stores: &Stores) -> Result<()> {
             let all = store
                 .list_scope_rules()
                 .await
-                .map_err(|e| format!("cannot list scope rules: {e}"))?;
+                .map_err(CliError::store("list scope rules"))?;
             if json {
                 return print_json(&all);
             }
