@@ -4,9 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use serde::Serialize;
 use tokenmint::admin::{self, NewClient};
-use tokenmint::domain::Client;
 use tokenmint::jwt::{Jwks, verify};
 use tokenmint::store::Stores;
 use tokenmint::telemetry::{self, Sink};
@@ -18,6 +16,7 @@ use crate::args::{
 };
 
 use crate::error::{CliError, Result};
+use crate::output::{ClientView, KeyView, print_json, print_list, print_secret};
 
 pub async fn run(args: Args) -> Result<()> {
     match args.command {
@@ -200,73 +199,6 @@ async fn demo_client(config: &Config, stores: &Stores, now: u64, local: SocketAd
     Ok(())
 }
 
-/// What `client show/list` print: everything but secret hashes.
-#[derive(Serialize)]
-struct ClientView<'a> {
-    client_id: &'a str,
-    scope: String,
-    default_scope: String,
-    audiences: Vec<&'a str>,
-    token_ttl: Option<u64>,
-    grants: Vec<&'static str>,
-    token_endpoint_auth_method: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    jwks_uri: Option<&'a str>,
-    introspect: bool,
-    hook: bool,
-    attributes: &'a [tokenmint::domain::ClientAttribute],
-    disabled: bool,
-    created_at: u64,
-    secrets: Vec<SecretView>,
-}
-
-#[derive(Serialize)]
-struct SecretView {
-    created_at: u64,
-    expires_at: Option<u64>,
-}
-
-impl<'a> From<&'a Client> for ClientView<'a> {
-    fn from(c: &'a Client) -> Self {
-        Self {
-            client_id: c.id.as_str(),
-            scope: c.scopes.to_string(),
-            default_scope: c.default_scopes.to_string(),
-            audiences: c.audiences.iter().map(|a| a.as_str()).collect(),
-            token_ttl: c.token_ttl,
-            grants: c.grants.iter().map(|g| g.as_str()).collect(),
-            token_endpoint_auth_method: if c.keys.is_some() {
-                "private_key_jwt"
-            } else {
-                "client_secret_basic"
-            },
-            jwks_uri: match &c.keys {
-                Some(tokenmint::domain::ClientKeys::JwksUri(u)) => Some(u),
-                _ => None,
-            },
-            introspect: c.introspect,
-            hook: c.hook,
-            attributes: &c.attributes,
-            disabled: c.disabled,
-            created_at: c.created_at,
-            secrets: c
-                .secrets
-                .iter()
-                .map(|s| SecretView {
-                    created_at: s.created_at,
-                    expires_at: s.expires_at,
-                })
-                .collect(),
-        }
-    }
-}
-
-fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v)?;
-    println!("{s}");
-    Ok(())
-}
-
 async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<()> {
     let store = stores.clients.as_ref();
     let now = SystemClock.now();
@@ -313,15 +245,10 @@ async fn client(cmd: ClientCommand, config: &Config, stores: &Stores) -> Result<
         }
         ClientCommand::List { json } => {
             let clients = store.list_clients().await?;
-            if json {
-                return print_json(&clients.iter().map(ClientView::from).collect::<Vec<_>>());
-            }
-            for c in &clients {
-                let status = if c.disabled { "disabled" } else { "active" };
-                let auds: Vec<&str> = c.audiences.iter().map(|a| a.as_str()).collect();
-                println!("{}\t{}\t{}\t{}", c.id, status, c.scopes, auds.join(","));
-            }
-            Ok(())
+            print_list(
+                &clients.iter().map(ClientView::from).collect::<Vec<_>>(),
+                json,
+            )
         }
         ClientCommand::Show { id } => {
             let c = admin::get_client(store, &id).await?;
@@ -355,16 +282,6 @@ fn client_keys(v: &str) -> Result<tokenmint::domain::ClientKeys> {
     std::fs::read_to_string(v)
         .map(ClientKeys::Jwks)
         .map_err(CliError::io(format!("cannot read the JWK Set file {v}")))
-}
-
-fn print_secret(id: &str, secret: &str, json: bool) -> Result<()> {
-    if json {
-        return print_json(&serde_json::json!({"client_id": id, "client_secret": secret}));
-    }
-    println!("client_id:     {id}");
-    println!("client_secret: {secret}");
-    eprintln!("store the secret now: tokenmint keeps only its hash and cannot show it again");
-    Ok(())
 }
 
 async fn decode(token: &str, jwks: Option<&str>) -> Result<()> {
@@ -435,46 +352,11 @@ async fn load_jwks(source: &str) -> Result<Jwks> {
     })
 }
 
-/// What `keys list` shows of a key.
-#[derive(Serialize)]
-struct KeyView<'a> {
-    kid: &'a str,
-    alg: &'static str,
-    status: &'static str,
-    /// `local`, `kms` or `kms-wrapped`.
-    protection: &'static str,
-    kms_key: Option<&'a str>,
-    created_at: u64,
-    published_at: Option<u64>,
-    activated_at: Option<u64>,
-    retire_after: Option<u64>,
-}
-
 async fn keys(cmd: KeysCommand, config: &Config, stores: &Stores) -> Result<()> {
     match cmd {
         KeysCommand::List { json } => {
             let keys = stores.keys.list_keys().await?;
-            let views: Vec<KeyView> = keys
-                .iter()
-                .map(|k| KeyView {
-                    kid: &k.kid,
-                    alg: k.alg.as_str(),
-                    status: k.status.as_str(),
-                    protection: k.material.kind(),
-                    kms_key: k.material.kms_key(),
-                    created_at: k.created_at,
-                    published_at: k.published_at,
-                    activated_at: k.activated_at,
-                    retire_after: k.retire_after,
-                })
-                .collect();
-            if json {
-                return print_json(&views);
-            }
-            for v in &views {
-                println!("{}\t{}\t{}", v.kid, v.alg, v.status);
-            }
-            Ok(())
+            print_list(&keys.iter().map(KeyView::from).collect::<Vec<_>>(), json)
         }
         KeysCommand::Rotate => {
             let source = setup::next_key_source(config).await?;

@@ -1,6 +1,5 @@
 //! `tokenmint delegation`: who may act for whom (docs/hook.md, issue "delegation records").
 
-use serde::Serialize;
 use tokenmint::domain::{Delegation, Principal, ScopeSet};
 use tokenmint::store::Stores;
 use tokenmint::{Clock, SystemClock};
@@ -8,6 +7,7 @@ use tokenmint::{Clock, SystemClock};
 use crate::args::{DelegationCommand, GrantArgs};
 
 use crate::error::{CliError, Result};
+use crate::output::{DelegationView, print_json, print_list};
 
 fn principal(flag: &'static str, value: &str) -> Result<Principal> {
     value.parse().map_err(|source| CliError::Principal {
@@ -15,32 +15,6 @@ fn principal(flag: &'static str, value: &str) -> Result<Principal> {
         value: value.to_owned(),
         source,
     })
-}
-
-/// The shape `list` and `grant --json` print.
-#[derive(Serialize)]
-struct View<'a> {
-    id: &'a str,
-    delegator: String,
-    delegate: String,
-    scope: String,
-    expires_at: Option<u64>,
-    created_by: &'a str,
-    created_at: u64,
-}
-
-impl<'a> From<&'a Delegation> for View<'a> {
-    fn from(d: &'a Delegation) -> Self {
-        Self {
-            id: &d.id,
-            delegator: d.delegator.to_string(),
-            delegate: d.delegate.to_string(),
-            scope: d.scopes.to_string(),
-            expires_at: d.expires_at,
-            created_by: &d.created_by,
-            created_at: d.created_at,
-        }
-    }
 }
 
 pub async fn run(cmd: DelegationCommand, stores: &Stores) -> Result<()> {
@@ -89,7 +63,7 @@ pub async fn run(cmd: DelegationCommand, stores: &Stores) -> Result<()> {
                 scope = %d.scopes,
             );
             if json {
-                return print_json(&View::from(&d));
+                return print_json(&DelegationView::new(&d, now));
             }
             println!("{}", d.id);
             Ok(())
@@ -126,17 +100,8 @@ pub async fn run(cmd: DelegationCommand, stores: &Stores) -> Result<()> {
                 (None, None) => return Err(CliError::message("give --delegate or --delegator")),
             }
             .map_err(CliError::store("list delegations"))?;
-            if json {
-                return print_json(&found.iter().map(View::from).collect::<Vec<_>>());
-            }
-            for d in &found {
-                let live = if d.is_live(now) { "live" } else { "expired" };
-                println!(
-                    "{}\t{}\t{}\t{}\t{live}",
-                    d.id, d.delegator, d.delegate, d.scopes
-                );
-            }
-            Ok(())
+            let views: Vec<_> = found.iter().map(|d| DelegationView::new(d, now)).collect();
+            print_list(&views, json)
         }
     }
 }
@@ -151,10 +116,4 @@ fn parse_time(s: &str) -> Result<u64> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .map_err(|_| CliError::message(format!("--expires {s:?} is before 1970")))
-}
-
-fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v)?;
-    println!("{s}");
-    Ok(())
 }

@@ -4,6 +4,7 @@ mod args;
 mod cli;
 mod delegation;
 mod error;
+mod output;
 mod trust;
 
 use std::process::ExitCode;

@@ -1,9 +1,7 @@
 //! `tokenmint issuer` and `tokenmint scope`: what token exchange trusts
 //! (docs/token-exchange.md).
 
-use serde::Serialize;
 use tokenmint::Config;
-use tokenmint::domain::TrustedIssuer;
 use tokenmint::store::Stores;
 use tokenmint::trust::{self, NewIssuer};
 use tokenmint::{Clock, SystemClock};
@@ -11,24 +9,7 @@ use tokenmint::{Clock, SystemClock};
 use crate::args::{AddIssuerArgs, IssuerCommand, ScopeCommand};
 
 use crate::error::{CliError, Result};
-
-fn print_json<T: Serialize>(v: &T) -> Result<()> {
-    let s = serde_json::to_string_pretty(v)?;
-    println!("{s}");
-    Ok(())
-}
-
-fn line(i: &TrustedIssuer) -> String {
-    format!(
-        "{}  jwks={}  typ={}  prefix={}  max_scope={}  id_tokens={}",
-        i.issuer,
-        i.jwks_uri,
-        i.typ,
-        i.subject_prefix.as_deref().unwrap_or("-"),
-        i.max_scope.as_ref().map_or("-".into(), |s| s.to_string()),
-        if i.id_tokens { "yes" } else { "no" },
-    )
-}
+use crate::output::{Row, print_list, print_one};
 
 pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Result<()> {
     let store = stores.issuers.as_ref();
@@ -57,24 +38,14 @@ pub async fn issuer(cmd: IssuerCommand, config: &Config, stores: &Stores) -> Res
                 map_claims,
             };
             let i = trust::add_issuer(store, config, spec, SystemClock.now()).await?;
-            if json {
-                return print_json(&i);
-            }
-            println!("{}", line(&i));
-            Ok(())
+            print_one(&i, json)
         }
         IssuerCommand::List { json } => {
             let all = store
                 .list_issuers()
                 .await
                 .map_err(CliError::store("list issuers"))?;
-            if json {
-                return print_json(&all);
-            }
-            for i in &all {
-                println!("{}", line(i));
-            }
-            Ok(())
+            print_list(&all, json)
         }
         IssuerCommand::Remove { issuer } => {
             trust::remove_issuer(store, &issuer).await?;
@@ -89,7 +60,7 @@ pub async fn scope(cmd: ScopeCommand, stores: &Stores) -> Result<()> {
     match cmd {
         ScopeCommand::Set { scope, acr } => {
             match trust::set_scope_rule(store, &scope, acr, SystemClock.now()).await? {
-                Some(r) => println!("{}  acr={}", r.scope.as_str(), r.acr.join(" ")),
+                Some(rule) => println!("{}", rule.row()),
                 None => eprintln!("scope {scope} needs no step-up"),
             }
             Ok(())
@@ -99,13 +70,7 @@ pub async fn scope(cmd: ScopeCommand, stores: &Stores) -> Result<()> {
                 .list_scope_rules()
                 .await
                 .map_err(CliError::store("list scope rules"))?;
-            if json {
-                return print_json(&all);
-            }
-            for r in &all {
-                println!("{}  acr={}", r.scope.as_str(), r.acr.join(" "));
-            }
-            Ok(())
+            print_list(&all, json)
         }
     }
 }
