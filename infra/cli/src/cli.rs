@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokenmint::admin::{self, NewClient};
 use tokenmint::jwt::{Jwks, verify};
 use tokenmint::store::Stores;
-use tokenmint::telemetry::{self, Sink};
+use tokenmint::telemetry::Sink;
 use tokenmint::{Clock, Config, SystemClock, setup};
 
 use crate::args::{
@@ -15,60 +15,36 @@ use crate::args::{
     TokenCommand,
 };
 
+use crate::context::{Context, Flags, configure};
 use crate::error::{CliError, Result};
 use crate::output::{ClientView, KeyView, print_json, print_list, print_secret};
 
 pub async fn run(args: Args) -> Result<()> {
+    let flags = Flags::data(&args.data);
     match args.command {
-        Command::Serve(ServeArgs {
-            addr,
-            issuer,
-            demo,
-            hook,
-            hook_secret,
-        }) => {
-            let hook = hook.map(|url| (url, hook_secret.unwrap_or_default()));
-            serve(&args.data, addr, issuer, demo, hook).await
-        }
-        Command::Delegation(cmd) => {
-            let _log = telemetry::init(Sink::Stderr);
-            let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config).await?;
-            crate::delegation::run(cmd, &stores).await
-        }
+        Command::Serve(cmd) => serve(cmd, flags).await,
+        Command::Delegation(cmd) => crate::delegation::run(cmd, &open(&flags).await?.stores).await,
         Command::Issuer(cmd) => {
-            let _log = telemetry::init(Sink::Stderr);
-            let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config).await?;
-            crate::trust::issuer(cmd, &config, &stores).await
+            let ctx = open(&flags).await?;
+            crate::trust::issuer(cmd, &ctx.config, &ctx.stores).await
         }
-        Command::Scope(cmd) => {
-            let _log = telemetry::init(Sink::Stderr);
-            let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config).await?;
-            crate::trust::scope(cmd, &stores).await
-        }
+        Command::Scope(cmd) => crate::trust::scope(cmd, &open(&flags).await?.stores).await,
         Command::Client(cmd) => {
-            let _log = telemetry::init(Sink::Stderr);
-            let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config).await?;
-            client(cmd, &config, &stores).await
+            let ctx = open(&flags).await?;
+            client(cmd, &ctx.config, &ctx.stores).await
         }
         Command::Token(TokenCommand::Decode { token, jwks }) => {
             decode(&token, jwks.as_deref()).await
         }
         Command::Keys(cmd) => {
-            let _log = telemetry::init(Sink::Stderr);
-            let config = config(&args.data, None, None)?;
-            let stores = setup::open_stores(&config).await?;
-            keys(cmd, &config, &stores).await
+            let ctx = open(&flags).await?;
+            keys(cmd, &ctx.config, &ctx.stores).await
         }
         Command::Store(StoreCommand::Schema) => {
             print_json(&tokenmint::store::dynamodb::schema::cloudformation())
         }
         Command::Store(StoreCommand::Init) => {
-            let _log = telemetry::init(Sink::Stderr);
-            let config = config(&args.data, None, None)?;
+            let (config, _log) = configure(&flags, Sink::Stderr)?;
             let tokenmint::config::StoreConfig::DynamoDb(table) = &config.store else {
                 return Err(CliError::message(
                     "store init creates a DynamoDB table: set TOKENMINT_STORE=dynamodb:TABLE \
@@ -86,47 +62,19 @@ pub async fn run(args: Args) -> Result<()> {
     }
 }
 
-/// Configuration from the environment, with the CLI's own flags taking precedence. Warns on
-/// standard error when the embedded store is open to other users.
-fn config(
-    data: &std::path::Path,
-    issuer: Option<String>,
-    hook: Option<(String, String)>,
-) -> Result<Config> {
-    let data = data.display().to_string();
-    let config = Config::from_lookup(|k| match k {
-        "TOKENMINT_DATA" => Some(data.clone()),
-        "TOKENMINT_HOOK" if hook.is_some() => hook.as_ref().map(|h| h.0.clone()),
-        "TOKENMINT_HOOK_SECRET" if hook.is_some() => hook.as_ref().map(|h| h.1.clone()),
-        "TOKENMINT_ISSUER" => issuer
-            .clone()
-            .or_else(|| std::env::var(k).ok())
-            .or_else(|| Some("http://127.0.0.1:8080".into())),
-        _ => std::env::var(k).ok(),
-    })?;
-    // SqliteStore::open logs this too, but RUST_LOG may filter it out, and `serve` writes its
-    // log to standard output.
-    if let tokenmint::config::StoreConfig::Sqlite(path) = &config.store {
-        if let Some(warning) = tokenmint::store::sqlite::permission_warning(path) {
-            eprintln!("warning: {warning}");
-        }
-    }
-    Ok(config)
+/// The context of an administrative command, which logs to standard error: its standard
+/// output is its result.
+async fn open(flags: &Flags) -> Result<Context> {
+    Context::open(flags, Sink::Stderr).await
 }
 
-async fn serve(
-    data: &std::path::Path,
-    addr: SocketAddr,
-    issuer: Option<String>,
-    demo: bool,
-    hook: Option<(String, String)>,
-) -> Result<()> {
-    let _log = telemetry::init(Sink::BufferedStdout);
+async fn serve(args: ServeArgs, flags: Flags) -> Result<()> {
+    let addr = args.addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(CliError::io(format!("cannot listen on {addr}")))?;
     let local = listener.local_addr()?;
-    let issuer = match issuer {
+    let issuer = match args.issuer {
         Some(i) => i,
         None if local.ip().is_loopback() => format!("http://{local}"),
         None => {
@@ -136,16 +84,22 @@ async fn serve(
             )));
         }
     };
-    let config = Arc::new(config(data, Some(issuer), hook)?);
-    let stores = setup::open_stores(&config).await?;
+    let flags = Flags {
+        issuer: Some(issuer),
+        hook: args.hook,
+        hook_secret: args.hook_secret,
+        ..flags
+    };
+    // Standard output, batched: the server's log is its output, and it runs long.
+    let ctx = Context::open(&flags, Sink::BufferedStdout).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let app = setup::build_app(Arc::clone(&config), &stores, Arc::clone(&clock)).await?;
-    if demo {
-        demo_client(&config, &stores, clock.now(), local).await?;
+    let app = setup::build_app(Arc::clone(&ctx.config), &ctx.stores, Arc::clone(&clock)).await?;
+    if args.demo {
+        demo_client(&ctx.config, &ctx.stores, clock.now(), local).await?;
     }
     eprintln!(
         "tokenmint listening on http://{local} (issuer {})",
-        config.issuer.as_ref().map_or("", |i| i.as_str())
+        ctx.config.issuer.as_ref().map_or("", |i| i.as_str())
     );
     tokenmint_cli::server::serve(listener, Arc::new(app), shutdown_signal())
         .await

@@ -2,6 +2,7 @@
 
 mod args;
 mod cli;
+mod context;
 mod delegation;
 mod error;
 mod output;
