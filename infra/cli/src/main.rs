@@ -1,12 +1,10 @@
 //! `tokenmint`: run the local server and administer clients.
 
 mod args;
-mod cli;
+mod commands;
 mod context;
-mod delegation;
 mod error;
 mod output;
-mod trust;
 
 use std::process::ExitCode;
 
@@ -27,7 +25,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .map_err(CliError::io("cannot start the async runtime"))
-        .and_then(|runtime| runtime.block_on(cli::run(args)));
+        .and_then(|runtime| runtime.block_on(commands::run(args)));
     match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
