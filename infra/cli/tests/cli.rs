@@ -166,15 +166,17 @@ impl Drop for Serve {
 
 /// Starts `tokenmint serve --demo` on an ephemeral port and reads what it prints.
 fn serve_demo(d: &Path) -> Serve {
-    serve_demo_by(Command::new(bin()), d)
+    serve_demo_by(Command::new(bin()), d, &[])
 }
 
-/// [`serve_demo`] with `tokenmint` started by `cmd` (the binary itself, or a wrapper).
-fn serve_demo_by(mut cmd: Command, d: &Path) -> Serve {
+/// [`serve_demo`] with `tokenmint` started by `cmd` (the binary itself, or a wrapper), and
+/// `extra` arguments after `serve`.
+fn serve_demo_by(mut cmd: Command, d: &Path, extra: &[&str]) -> Serve {
     let mut child = cmd
         .arg("--data")
         .arg(d)
         .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
+        .args(extra)
         .env_remove("TOKENMINT_ISSUER")
         .env_remove("TOKENMINT_STORE")
         .stdout(Stdio::null())
@@ -182,9 +184,11 @@ fn serve_demo_by(mut cmd: Command, d: &Path) -> Serve {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (mut base, mut secret) = (String::new(), String::new());
+    let (mut base, mut secret, mut seen) = (String::new(), String::new(), String::new());
     for line in lines.by_ref() {
         let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
         if let Some(rest) = line.strip_prefix("demo client: demo  secret: ") {
             secret = rest.to_owned();
         }
@@ -193,7 +197,7 @@ fn serve_demo_by(mut cmd: Command, d: &Path) -> Serve {
             break;
         }
     }
-    assert!(!base.is_empty() && !secret.is_empty());
+    assert!(!base.is_empty() && !secret.is_empty(), "{seen}");
     Serve {
         child,
         base,
@@ -269,6 +273,61 @@ fn serve_on_a_public_address_needs_an_https_issuer() {
     let d = data_dir("public");
     let o = run(&d, &["serve", "--addr", "0.0.0.0:0"]);
     assert_one_sentence_error(&o, "--issuer");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Only a webhook has a secret: `serve` starts with the default or a Lambda hook and none,
+/// whether the hook is named by flag or by TOKENMINT_HOOK.
+#[test]
+fn serve_needs_no_hook_secret_for_the_default_or_a_lambda_hook() {
+    let lambda = "lambda:arn:aws:lambda:us-east-1:123456789012:function:x";
+    for (name, hook) in [("hook-default", "default"), ("hook-lambda", lambda)] {
+        let d = data_dir(name);
+        let mut cmd = Command::new(bin());
+        cmd.env("TOKENMINT_HOOK", hook)
+            .env_remove("TOKENMINT_HOOK_SECRET")
+            // The Lambda client is built at start (never called here): a region from the
+            // environment keeps the SDK from asking instance metadata for one.
+            .env("AWS_REGION", "us-east-1");
+        drop(serve_demo_by(cmd, &d, &[]));
+        let mut cmd = Command::new(bin());
+        cmd.env_remove("TOKENMINT_HOOK")
+            .env_remove("TOKENMINT_HOOK_SECRET")
+            .env("AWS_REGION", "us-east-1");
+        drop(serve_demo_by(cmd, &d, &["--hook", hook]));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
+
+/// A webhook without its secret is refused by the configuration, as one sentence naming the
+/// variable, not by a usage error.
+#[test]
+fn serve_refuses_a_webhook_without_a_secret() {
+    let d = data_dir("webhook-no-secret");
+    let webhook = "https://hooks.example.com/claims";
+    let by_flag = Command::new(bin())
+        .arg("--data")
+        .arg(&d)
+        .args(["serve", "--addr", "127.0.0.1:0", "--hook", webhook])
+        .env_remove("TOKENMINT_HOOK_SECRET")
+        .env_remove("TOKENMINT_ISSUER")
+        .env_remove("TOKENMINT_STORE")
+        .output()
+        .unwrap();
+    let by_env = Command::new(bin())
+        .arg("--data")
+        .arg(&d)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("TOKENMINT_HOOK", webhook)
+        .env_remove("TOKENMINT_HOOK_SECRET")
+        .env_remove("TOKENMINT_ISSUER")
+        .env_remove("TOKENMINT_STORE")
+        .output()
+        .unwrap();
+    for o in [by_flag, by_env] {
+        assert_one_sentence_error(&o, "set TOKENMINT_HOOK_SECRET too");
+        assert_eq!(o.status.code(), Some(1));
+    }
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -807,7 +866,7 @@ fn cli_commands_create_a_private_store_under_umask_022() {
 #[test]
 fn serve_creates_a_private_store_under_umask_022() {
     let d = data_dir("umask-serve");
-    let s = serve_demo_by(under_umask_022(), &d);
+    let s = serve_demo_by(under_umask_022(), &d, &[]);
     // While the server runs SQLite keeps its write-ahead log and index beside the database.
     assert_eq!(
         assert_private(&d),
