@@ -13,3 +13,13 @@ macro_rules! audit {
         ::tracing::info!(target: $crate::audit::TARGET, event = $event $(, $($field)*)?)
     };
 }
+
+/// A client-supplied value as quoted in an error description or an audit event: at most 64
+/// characters, so that both stay small whatever a client sends.
+pub fn shown(value: &str) -> String {
+    let mut s: String = value.chars().take(64).collect();
+    if s.len() < value.len() {
+        s.push('…');
+    }
+    s
+}

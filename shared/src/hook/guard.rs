@@ -84,7 +84,7 @@ pub fn check_delegations(ids: &[String]) -> Result<(), Violation> {
             claim: Some(DELEGATIONS_CLAIM.into()),
             reason: format!(
                 "delegation id {:?} is empty or longer than {MAX_DELEGATION_ID_BYTES} bytes",
-                crate::oauth::shown(bad)
+                crate::audit::shown(bad)
             ),
         });
     }

@@ -53,7 +53,7 @@ impl ClaimsHook for LambdaHook {
             return Err(HookFailure::Transient(format!(
                 "{} failed ({kind}): {}",
                 self.name,
-                crate::oauth::shown(&String::from_utf8_lossy(payload))
+                crate::audit::shown(&String::from_utf8_lossy(payload))
             )));
         }
         if payload.len() > MAX_RESPONSE_BYTES {

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use run::{Approved, HookSettings, call};
+pub use run::{Approved, HookError, HookSettings, call};
 
 use crate::domain::ClientAttribute;
 

@@ -1,5 +1,5 @@
 //! Calling a hook within its time budget, retrying transient failures, and turning its answer
-//! into claims for the token or an OAuth error. Every decision is one audit event.
+//! into claims for the token or a [`HookError`]. Every decision is one audit event.
 
 use std::time::{Duration, Instant};
 
@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use super::guard::{self, Rules, Violation};
 use super::{ClaimsHook, HookEvent, HookFailure, HookResponse};
+use crate::audit::shown;
 use crate::domain::ScopeSet;
-use crate::oauth::{ErrorCode, OAuthError, shown};
 
 /// Attempts at most, within the time budget.
 const MAX_ATTEMPTS: u32 = 3;
@@ -36,16 +36,34 @@ pub struct Approved {
     pub delegations: Vec<String>,
 }
 
-/// Calls `hook` for `event`: the claims to add, or the error to answer with. Transient
-/// failures are retried (at most three attempts, jittered backoff) inside `settings.timeout`;
-/// then, like a timeout, they fail closed with `503 temporarily_unavailable`. A denial is
-/// `access_denied`; a malformed answer or a broken guard rail is `server_error`.
+/// Why the hook step issued nothing. The token endpoint maps each to its OAuth error
+/// ([`crate::oauth::claims_hook`]): `Unavailable` to `503 temporarily_unavailable`, `Denied`
+/// to `access_denied`, `Malformed` and `Violation` to `server_error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookError {
+    /// No answer within the budget, or transient failures until it ran out.
+    #[error("the claims hook is unavailable: {0}")]
+    Unavailable(String),
+    /// The answer is not a hook response.
+    #[error("the claims hook's answer is malformed: {0}")]
+    Malformed(String),
+    /// The hook denied the token; the reason as the hook gave it, shortened.
+    #[error("denied by the claims hook: {0}")]
+    Denied(String),
+    /// The answer broke a guard rail (docs/hook.md).
+    #[error("the claims hook broke a guard rail: {0}")]
+    Violation(String),
+}
+
+/// Calls `hook` for `event`: the claims to add, or why not. Transient failures are retried
+/// (at most three attempts, jittered backoff) inside `settings.timeout`; then, like a
+/// timeout, they fail closed. Every decision is one `hook_decision` audit event.
 pub async fn call(
     hook: &dyn ClaimsHook,
     event: &HookEvent,
     settings: &HookSettings,
     granted: &ScopeSet,
-) -> Result<Approved, OAuthError> {
+) -> Result<Approved, HookError> {
     let started = Instant::now();
     let outcome = attempt(hook, event, settings.timeout).await;
     let latency_ms = started.elapsed().as_millis() as u64;
@@ -64,47 +82,25 @@ pub async fn call(
     let allow = match outcome {
         Err(HookFailure::Transient(e)) => {
             decided("unavailable", "", &e);
-            return Err(OAuthError::unavailable(format!(
-                "the claims hook is unavailable: {e}"
-            )));
+            return Err(HookError::Unavailable(e));
         }
         Err(HookFailure::Malformed(e)) => {
             decided("malformed", "", &e);
-            return Err(OAuthError::server_error(format!(
-                "the claims hook's answer is malformed: {e}"
-            )));
+            return Err(HookError::Malformed(e));
         }
         Ok(HookResponse::Deny { reason }) => {
             decided("deny", "", &reason);
-            return Err(OAuthError::new(
-                ErrorCode::AccessDenied,
-                format!("denied by the claims hook: {}", shown(&reason)),
-            ));
+            return Err(HookError::Denied(shown(&reason)));
         }
         Ok(HookResponse::Allow(a)) => a,
     };
-    let rules = Rules {
-        namespace: event.claims_namespace.clone(),
-        allowed: settings.allowed.clone(),
-        budget: settings.budget,
-    };
-    let checked = rules
-        .check_claims(&allow.claims)
-        .and_then(|()| guard::check_delegations(&allow.delegations))
-        .and_then(|()| {
-            allow
-                .scope
-                .as_deref()
-                .map(|s| guard::check_scope(s, granted))
-                .transpose()
-        });
     let names = allow
         .claims
         .keys()
         .map(String::as_str)
         .collect::<Vec<_>>()
         .join(" ");
-    match checked {
+    match check(&allow, event, settings, granted) {
         Err(Violation { claim, reason }) => {
             crate::audit!(
                 "hook_violation",
@@ -115,9 +111,7 @@ pub async fn call(
                 reason = %shown(&reason),
             );
             decided("violation", &names, &reason);
-            Err(OAuthError::server_error(format!(
-                "the claims hook broke a guard rail: {reason}"
-            )))
+            Err(HookError::Violation(reason))
         }
         Ok(scope) => {
             decided("allow", &names, "");
@@ -128,6 +122,28 @@ pub async fn call(
             })
         }
     }
+}
+
+/// The guard rails (docs/hook.md) on an approving answer: claim names, size, delegation ids,
+/// and a scope that may only narrow `granted`. The narrower scope, if the hook chose one.
+fn check(
+    allow: &super::Allow,
+    event: &HookEvent,
+    settings: &HookSettings,
+    granted: &ScopeSet,
+) -> Result<Option<ScopeSet>, Violation> {
+    let rules = Rules {
+        namespace: event.claims_namespace.clone(),
+        allowed: settings.allowed.clone(),
+        budget: settings.budget,
+    };
+    rules.check_claims(&allow.claims)?;
+    guard::check_delegations(&allow.delegations)?;
+    allow
+        .scope
+        .as_deref()
+        .map(|s| guard::check_scope(s, granted))
+        .transpose()
 }
 
 async fn attempt(
@@ -255,7 +271,7 @@ mod tests {
         let e = call(&h, &event(), &settings(2000), &granted)
             .await
             .unwrap_err();
-        assert_eq!(e.code, ErrorCode::TemporarilyUnavailable);
+        assert!(matches!(e, HookError::Unavailable(_)), "{e}");
         assert_eq!(h.calls.load(Ordering::SeqCst), 3);
         // A slow hook is cut off at the budget.
         let h = hook(0, ok, 500);
@@ -263,7 +279,7 @@ mod tests {
         let e = call(&h, &event(), &settings(100), &granted)
             .await
             .unwrap_err();
-        assert_eq!(e.code, ErrorCode::TemporarilyUnavailable);
+        assert!(matches!(e, HookError::Unavailable(_)), "{e}");
         assert!(started.elapsed() < Duration::from_millis(400));
     }
 
@@ -276,7 +292,7 @@ mod tests {
         let e = call(&hook(0, deny, 0), &event(), &settings(500), &granted)
             .await
             .unwrap_err();
-        assert_eq!(e.code, ErrorCode::AccessDenied);
+        assert_eq!(e, HookError::Denied("no".into()));
         for bad in [
             allow(json!({"sub": "someone-else"}), None),
             allow(json!({"partner": 1}), None),
@@ -285,7 +301,7 @@ mod tests {
             let e = call(&hook(0, bad, 0), &event(), &settings(500), &granted)
                 .await
                 .unwrap_err();
-            assert_eq!(e.code, ErrorCode::ServerError);
+            assert!(matches!(e, HookError::Violation(_)), "{e}");
         }
     }
 }

@@ -5,7 +5,7 @@ use super::form::Form;
 use super::{ErrorCode, OAuthError, shown};
 use crate::app::{App, Site};
 use crate::domain::{AccessTokenClaims, Client, Principal, ScopeSet};
-use crate::hook::{self, CONTRACT_VERSION, HookClient, HookEvent, WITHHELD_PARAMETERS};
+use crate::hook::{self, CONTRACT_VERSION, HookClient, HookError, HookEvent, WITHHELD_PARAMETERS};
 
 /// Runs the client's hook for a token about to be issued and applies what it approved to
 /// `claims`. No token is issued unless this succeeds.
@@ -26,7 +26,8 @@ pub async fn apply(
         &app.config.hook.settings,
         &granted,
     )
-    .await?;
+    .await
+    .map_err(to_wire)?;
     let scope = approved.scope.clone().unwrap_or(granted);
     claims.exp = claims
         .exp
@@ -119,4 +120,38 @@ async fn delegations_end(
         }
     }
     Ok(end)
+}
+
+/// The OAuth answer to a hook step that issued nothing: unavailable is `503` with
+/// `Retry-After` (fail closed), a denial `access_denied`, a broken answer `server_error`.
+fn to_wire(e: HookError) -> OAuthError {
+    match e {
+        HookError::Unavailable(_) => OAuthError::unavailable(e),
+        HookError::Denied(_) => OAuthError::new(ErrorCode::AccessDenied, e.to_string()),
+        HookError::Malformed(_) | HookError::Violation(_) => OAuthError::server_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_errors_map_to_their_oauth_answers() {
+        let code = |e: HookError| to_wire(e).code;
+        let unavailable = to_wire(HookError::Unavailable("slow".into()));
+        assert_eq!(unavailable.code, ErrorCode::TemporarilyUnavailable);
+        assert_eq!(unavailable.status().as_u16(), 503);
+        let denied = to_wire(HookError::Denied("no".into()));
+        assert_eq!(denied.code, ErrorCode::AccessDenied);
+        assert_eq!(denied.description, "denied by the claims hook: no");
+        assert_eq!(
+            code(HookError::Malformed("x".into())),
+            ErrorCode::ServerError
+        );
+        assert_eq!(
+            code(HookError::Violation("x".into())),
+            ErrorCode::ServerError
+        );
+    }
 }

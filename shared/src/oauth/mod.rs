@@ -21,12 +21,4 @@ pub mod validation;
 
 pub use error::{ErrorCode, OAuthError, RETRY_AFTER_SECS};
 
-/// A client-supplied value as quoted in an error description: at most 64 characters, so that
-/// descriptions and the audit events that carry them stay small whatever a client sends.
-pub fn shown(value: &str) -> String {
-    let mut s: String = value.chars().take(64).collect();
-    if s.len() < value.len() {
-        s.push('…');
-    }
-    s
-}
+pub use crate::audit::shown;
