@@ -129,8 +129,45 @@ async fn store_new(store: &dyn ClientStore, client: &Client, id: &str) -> Result
 
 /// A client record from `spec`, validated, without credentials.
 fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client, AdminError> {
-    let invalid = |s: String| AdminError::Invalid(s);
     let id = ClientId::new(&spec.id).map_err(|e| invalid(format!("{:?}: {e}", spec.id)))?;
+    let (scopes, default_scopes) = scopes_of(spec)?;
+    let audiences = audiences_of(spec)?;
+    if let Some(ttl) = spec.ttl {
+        if ttl == 0 || ttl > config.max_ttl.as_secs() {
+            return Err(invalid(format!(
+                "the token lifetime must be between 1s and the service maximum of {}s",
+                config.max_ttl.as_secs()
+            )));
+        }
+    }
+    let attributes = attributes_of(spec, &scopes)?;
+    let grants = grants(spec)?;
+    check_exchange_ttl(config, spec, &grants)?;
+    Ok(Client {
+        id,
+        secrets: vec![],
+        scopes,
+        default_scopes,
+        audiences,
+        token_ttl: spec.ttl,
+        grants,
+        max_exchange_ttl: spec.max_exchange_ttl,
+        keys: spec.keys.clone(),
+        introspect: spec.introspect,
+        hook: spec.hook,
+        attributes,
+        disabled: false,
+        created_at: now,
+        version: 1,
+    })
+}
+
+fn invalid(s: String) -> AdminError {
+    AdminError::Invalid(s)
+}
+
+/// The client's scopes and its default scopes (all of them when none are named).
+fn scopes_of(spec: &NewClient) -> Result<(ScopeSet, ScopeSet), AdminError> {
     let scopes = ScopeSet::parse(&spec.scopes).map_err(|e| invalid(e.to_string()))?;
     let default_scopes = match &spec.default_scopes {
         None => scopes.clone(),
@@ -146,6 +183,11 @@ fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client
             "the default scopes must be among the client's scopes".into(),
         ));
     }
+    Ok((scopes, default_scopes))
+}
+
+/// The client's audiences, each once; at least one.
+fn audiences_of(spec: &NewClient) -> Result<Vec<Audience>, AdminError> {
     if spec.audiences.is_empty() {
         return Err(invalid(
             "a client needs at least one audience (--audience)".into(),
@@ -158,14 +200,12 @@ fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client
             audiences.push(aud);
         }
     }
-    if let Some(ttl) = spec.ttl {
-        if ttl == 0 || ttl > config.max_ttl.as_secs() {
-            return Err(invalid(format!(
-                "the token lifetime must be between 1s and the service maximum of {}s",
-                config.max_ttl.as_secs()
-            )));
-        }
-    }
+    Ok(audiences)
+}
+
+/// The business attributes the default hook issues, each named once, none taking a name
+/// tokenmint issues itself, each `@scope` one of the client's scopes.
+fn attributes_of(spec: &NewClient, scopes: &ScopeSet) -> Result<Vec<ClientAttribute>, AdminError> {
     let mut attributes: Vec<ClientAttribute> = Vec::new();
     for a in &spec.attributes {
         let attr: ClientAttribute = a
@@ -198,38 +238,31 @@ fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client
         }
         attributes.push(attr);
     }
-    let grants = grants(spec)?;
-    if let Some(max) = spec.max_exchange_ttl {
-        if !grants.contains(&GrantType::TokenExchange) {
-            return Err(invalid(
-                "--max-exchange-ttl needs the token-exchange grant".into(),
-            ));
-        }
-        if max == 0 || max > config.max_exchange_ttl.as_secs() {
-            return Err(invalid(format!(
-                "the exchange lifetime must be between 1s and the service maximum of {}s \
-                 (TOKENMINT_MAX_EXCHANGE_TTL)",
-                config.max_exchange_ttl.as_secs()
-            )));
-        }
+    Ok(attributes)
+}
+
+/// `--max-exchange-ttl`: only with the token-exchange grant, within the service's cap.
+fn check_exchange_ttl(
+    config: &Config,
+    spec: &NewClient,
+    grants: &[GrantType],
+) -> Result<(), AdminError> {
+    let Some(max) = spec.max_exchange_ttl else {
+        return Ok(());
+    };
+    if !grants.contains(&GrantType::TokenExchange) {
+        return Err(invalid(
+            "--max-exchange-ttl needs the token-exchange grant".into(),
+        ));
     }
-    Ok(Client {
-        id,
-        secrets: vec![],
-        scopes,
-        default_scopes,
-        audiences,
-        token_ttl: spec.ttl,
-        grants,
-        max_exchange_ttl: spec.max_exchange_ttl,
-        keys: spec.keys.clone(),
-        introspect: spec.introspect,
-        hook: spec.hook,
-        attributes,
-        disabled: false,
-        created_at: now,
-        version: 1,
-    })
+    if max == 0 || max > config.max_exchange_ttl.as_secs() {
+        return Err(invalid(format!(
+            "the exchange lifetime must be between 1s and the service maximum of {}s \
+             (TOKENMINT_MAX_EXCHANGE_TTL)",
+            config.max_exchange_ttl.as_secs()
+        )));
+    }
+    Ok(())
 }
 
 /// The grants of a new client, each named once; `client_credentials` when none is named.

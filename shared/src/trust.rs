@@ -40,22 +40,7 @@ pub async fn add_issuer(
     now: UnixTime,
 ) -> Result<TrustedIssuer, AdminError> {
     let invalid = AdminError::Invalid;
-    let url = url::Url::parse(&spec.issuer)
-        .map_err(|e| invalid(format!("issuer {:?}: {e}", spec.issuer)))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(invalid(format!(
-            "issuer {:?} is not an http(s) URL",
-            spec.issuer
-        )));
-    }
-    if config
-        .issuer
-        .as_ref()
-        .is_some_and(|i| i.as_str() == spec.issuer)
-    {
-        return Err(invalid("tokenmint trusts its own tokens already".into()));
-    }
-    crate::upstream::check_uri(&spec.jwks_uri).map_err(|e| invalid(format!("--jwks-uri {e}")))?;
+    check_issuer(config, &spec)?;
     let typ: TypRule = spec
         .typ
         .as_deref()
@@ -66,19 +51,7 @@ pub async fn add_issuer(
         .as_deref()
         .map_or(Ok(Default::default()), str::parse)
         .map_err(invalid)?;
-    let max_scope = spec
-        .max_scope
-        .as_deref()
-        .map(ScopeSet::parse)
-        .transpose()
-        .map_err(|e| invalid(format!("--max-scope: {e}")))?;
-    if spec.id_tokens && max_scope.is_none() {
-        return Err(invalid(
-            "--id-tokens needs --max-scope: an ID token carries no scope, so the issuer's \
-             ceiling is all it can be granted"
-                .into(),
-        ));
-    }
+    let max_scope = max_scope(&spec)?;
     let prefix = spec.subject_prefix.clone().filter(|p| !p.is_empty());
     if let Some(p) = &prefix {
         if p.len() > MAX_PREFIX_BYTES || p.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -87,18 +60,7 @@ pub async fn add_issuer(
             )));
         }
     }
-    let mut claim_map = Vec::new();
-    for m in &spec.map_claims {
-        let m = m.parse::<ClaimMapping>().map_err(invalid)?;
-        if RESERVED_NAMESPACED_CLAIMS.contains(&m.to.as_str()) {
-            return Err(invalid(format!(
-                "--map-claim {}={}: tokenmint issues and reads the claim {:?} itself; map to \
-                 another name",
-                m.from, m.to, m.to
-            )));
-        }
-        claim_map.push(m);
-    }
+    let claim_map = claim_map(&spec.map_claims)?;
     let others: Vec<TrustedIssuer> = store
         .list_issuers()
         .await
@@ -125,6 +87,65 @@ pub async fn add_issuer(
         .map_err(AdminError::Store)?;
     crate::audit!("issuer_trusted", issuer = %profile.issuer, jwks_uri = %profile.jwks_uri);
     Ok(profile)
+}
+
+/// The issuer must be an http(s) URL that is not tokenmint's own; its JWKS URI must be one
+/// tokenmint fetches from.
+fn check_issuer(config: &Config, spec: &NewIssuer) -> Result<(), AdminError> {
+    let invalid = AdminError::Invalid;
+    let url = url::Url::parse(&spec.issuer)
+        .map_err(|e| invalid(format!("issuer {:?}: {e}", spec.issuer)))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(invalid(format!(
+            "issuer {:?} is not an http(s) URL",
+            spec.issuer
+        )));
+    }
+    if config
+        .issuer
+        .as_ref()
+        .is_some_and(|i| i.as_str() == spec.issuer)
+    {
+        return Err(invalid("tokenmint trusts its own tokens already".into()));
+    }
+    crate::upstream::check_uri(&spec.jwks_uri).map_err(|e| invalid(format!("--jwks-uri {e}")))
+}
+
+/// `--max-scope`, which `--id-tokens` needs: an ID token carries no scope of its own.
+fn max_scope(spec: &NewIssuer) -> Result<Option<ScopeSet>, AdminError> {
+    let invalid = AdminError::Invalid;
+    let max_scope = spec
+        .max_scope
+        .as_deref()
+        .map(ScopeSet::parse)
+        .transpose()
+        .map_err(|e| invalid(format!("--max-scope: {e}")))?;
+    if spec.id_tokens && max_scope.is_none() {
+        return Err(invalid(
+            "--id-tokens needs --max-scope: an ID token carries no scope, so the issuer's \
+             ceiling is all it can be granted"
+                .into(),
+        ));
+    }
+    Ok(max_scope)
+}
+
+/// `--map-claim from=to` mappings; none may target a claim tokenmint issues itself.
+fn claim_map(specs: &[String]) -> Result<Vec<ClaimMapping>, AdminError> {
+    let invalid = AdminError::Invalid;
+    let mut claim_map = Vec::new();
+    for m in specs {
+        let m = m.parse::<ClaimMapping>().map_err(invalid)?;
+        if RESERVED_NAMESPACED_CLAIMS.contains(&m.to.as_str()) {
+            return Err(invalid(format!(
+                "--map-claim {}={}: tokenmint issues and reads the claim {:?} itself; map to \
+                 another name",
+                m.from, m.to, m.to
+            )));
+        }
+        claim_map.push(m);
+    }
+    Ok(claim_map)
 }
 
 fn check_prefixes(prefix: Option<&str>, others: &[TrustedIssuer]) -> Result<(), AdminError> {
