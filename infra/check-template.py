@@ -407,8 +407,8 @@ def default_of(template, value):
 
 
 def duration_variables():
-    """The TOKENMINT_* variables the configuration parses as durations (shared/src/config.rs)."""
-    source = (ROOT / "shared/src/config.rs").read_text()
+    """The TOKENMINT_* variables the configuration parses as durations (shared/src/config/mod.rs)."""
+    source = (ROOT / "shared/src/config/mod.rs").read_text()
     return set(re.findall(r'secs\(\s*"(TOKENMINT_[A-Z_]+)"', source))
 
 
@@ -422,7 +422,7 @@ def env_parameters(template):
 def duration_parameters(template):
     durations = duration_variables()
     if not durations:
-        return ["found no duration variables in shared/src/config.rs"], []
+        return ["found no duration variables in shared/src/config/mod.rs"], []
     fed = env_parameters(template)
     problems, notes = [], []
     if "TOKENMINT_KEY_ROTATION_PERIOD" not in fed:
