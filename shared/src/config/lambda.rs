@@ -19,9 +19,9 @@ impl Config {
         }
     }
 
-    /// On Lambda the claims hook is the default or another function. A webhook is refused
-    /// (call it from a hook function instead), which also keeps the HTTP client out of the
-    /// function artefacts.
+    /// On Lambda the claims hook is the default or another function. A webhook is refused:
+    /// call it from a hook function, whose own timeout and concurrency bound it. (The token
+    /// function still has an HTTP client, for the JWKS of trusted issuers.)
     pub fn check_lambda_hook(&self) -> Result<(), ConfigError> {
         match self.hook.target {
             HookTarget::Webhook { .. } => Err(ConfigError::new(

@@ -1,7 +1,8 @@
 //! Storage ports: one narrow trait per capability, so each endpoint depends on what it uses.
 //!
-//! Adapters: [`sqlite`] (the embedded default, safe for several processes on one file) and
-//! [`memory`] (unit tests only). [`cache`] decorates a client store for the hot path, and
+//! Adapters: [`sqlite`] (the embedded default, safe for several processes on one file),
+//! `dynamodb` (one table, docs/dynamodb.md; with the `aws` feature) and `memory` (tests only,
+//! behind the `test-support` feature). [`cache`] decorates a client store for the hot path, and
 //! [`list_cache`] the trusted-issuer and step-up-rule lists.
 
 pub mod blocked;

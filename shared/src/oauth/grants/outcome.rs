@@ -44,7 +44,7 @@ pub enum RefreshPlan {
         upstream_issuer: Option<String>,
     },
     /// The presented refresh token is rotated: committed once the access token is signed.
-    Rotate(Redemption),
+    Rotate(Box<Redemption>),
 }
 
 /// A redemption about to happen: the token presented, and the record of its successor, whose

@@ -35,7 +35,7 @@ pub async fn grant(
     Ok(Granted {
         runs_hook: false,
         size_bound: true,
-        ..Granted::new(r.next.claims.clone(), RefreshPlan::Rotate(r))
+        ..Granted::new(r.next.claims.clone(), RefreshPlan::Rotate(Box::new(r)))
     })
 }
 

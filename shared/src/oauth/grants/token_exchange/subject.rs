@@ -13,8 +13,6 @@ use crate::oauth::OAuthError;
 pub use crate::oauth::grants::token_types::{ACCESS_TOKEN_TYPE, ID_TOKEN_TYPE, JWT_TYPE};
 use crate::oauth::validation::validate_active;
 
-/// Token types (RFC 8693 §3) accepted as `subject_token_type`.
-
 /// The largest JSON value copied from an upstream claim by a claim mapping.
 pub const MAX_MAPPED_CLAIM_BYTES: usize = 1024;
 
