@@ -20,14 +20,20 @@
 //! back before it is reported as a conflict, so an SDK retry of a write that had in fact
 //! succeeded is recognised as success.
 
+mod assertion_ids;
+mod auth_failures;
+mod clients;
 mod delegations;
-mod exchange;
+mod issuers;
 mod keys;
-mod throttle;
+mod refresh_tokens;
+mod revocations;
+mod scope_rules;
+
+pub use auth_failures::COUNTER_ATTEMPT;
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
@@ -35,8 +41,7 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
-use super::{ClientStore, RevocationStore, StoreError};
-use crate::clock::UnixTime;
+use super::StoreError;
 use crate::domain::{Client as OAuthClient, ClientId};
 
 /// Names in the table's schema, shared with `template.yaml` (a test compares them).
@@ -247,137 +252,52 @@ impl DynamoStore {
     }
 }
 
-#[async_trait]
-impl ClientStore for DynamoStore {
-    async fn get_client(&self, id: &ClientId) -> Result<Option<OAuthClient>, StoreError> {
-        self.get(client_key(id), "CLIENT")
-            .await?
-            .as_ref()
-            .map(decode)
-            .transpose()
+impl DynamoStore {
+    /// Writes the item `pk`/`sk` with `doc`, replacing any previous one.
+    async fn put_doc(&self, pk: &str, sk: String, doc: String) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(pk))
+            .item(SK, s(sk))
+            .item("doc", s(doc))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
-    async fn list_clients(&self) -> Result<Vec<OAuthClient>, StoreError> {
+    /// Deletes the item `pk`/`sk`; whether there was one.
+    async fn delete_doc(&self, pk: &str, sk: String) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Every doc in the partition `pk` whose sort key starts with `prefix`, read consistently.
+    async fn partition_docs<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
         let query = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", GSI1_PK)
-            .expression_attribute_values(":p", s("CLIENTS"));
-        let mut out: Vec<OAuthClient> = query_docs(query).await?;
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(out)
-    }
-
-    async fn create_client(&self, c: &OAuthClient) -> Result<(), StoreError> {
-        let written = self
-            .put_client_if(c, "attribute_not_exists(#pk)", ("#pk", PK), None)
-            .await?;
-        if written || self.client_is(c).await? == Some(true) {
-            return Ok(());
-        }
-        Err(StoreError::Conflict(format!(
-            "client {} already exists",
-            c.id
-        )))
-    }
-
-    async fn update_client(&self, c: &OAuthClient) -> Result<(), StoreError> {
-        let previous = c
-            .version
-            .checked_sub(1)
-            .ok_or_else(|| StoreError::Conflict("an update must bump the version".into()))?;
-        let written = self
-            .put_client_if(
-                c,
-                "#v = :prev",
-                ("#v", "version"),
-                Some((":prev", n(previous))),
-            )
-            .await?;
-        if written {
-            return Ok(());
-        }
-        match self.client_is(c).await? {
-            Some(true) => Ok(()),
-            Some(false) => Err(StoreError::Conflict(format!(
-                "client {} changed concurrently",
-                c.id
-            ))),
-            None => Err(StoreError::NotFound(format!("client {}", c.id))),
-        }
-    }
-}
-
-impl DynamoStore {
-    /// Writes the client item under `condition`: `Ok(false)` when the condition failed.
-    async fn put_client_if(
-        &self,
-        c: &OAuthClient,
-        condition: &str,
-        name: (&str, &str),
-        value: Option<(&str, AttributeValue)>,
-    ) -> Result<bool, StoreError> {
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::client_item(c)?))
-            .condition_expression(condition)
-            .expression_attribute_names(name.0, name.1);
-        if let Some((k, v)) = value {
-            put = put.expression_attribute_values(k, v);
-        }
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-}
-
-#[async_trait]
-impl RevocationStore for DynamoStore {
-    async fn revoke(&self, jti: &str, until: UnixTime) -> Result<(), StoreError> {
-        // Never shortens an existing revocation; a failed condition means one at least as
-        // long is already stored (ours, if this is an SDK retry), which is success.
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(format!("REVOKED#{jti}")))
-            .item(SK, s("REVOKED"))
-            .item("until", n(until))
-            .item(TTL, n(until))
-            .condition_expression("attribute_not_exists(#pk) OR #until < :until")
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#until", "until")
-            .expression_attribute_values(":until", n(until))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
-    }
-
-    async fn is_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
-        match self.get(format!("REVOKED#{jti}"), "REVOKED").await? {
-            None => Ok(false),
-            Some(item) => Ok(now < get_n(&item, "until")?),
-        }
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        query_docs(query).await
     }
 }

@@ -1,22 +1,26 @@
 //! The embedded store: one SQLite file, in WAL mode so the CLI can administer a running server.
 
+mod assertion_ids;
+mod auth_failures;
+mod clients;
 mod delegations;
-mod exchange;
 mod files;
-mod throttle;
+mod issuers;
+mod keys;
+mod refresh_tokens;
+mod revocations;
+mod schema;
+mod scope_rules;
 
 pub use files::permission_warning;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension};
 
-use super::{ClientStore, KeyChange, KeyStore, RevocationStore, StoreError};
+use super::StoreError;
 use crate::clock::UnixTime;
-use crate::domain::{Client, ClientId};
-use crate::domain::{KeyRecord, KeyStatus};
 
 /// 2 added delegations; 3 added issuers, scope rules and refresh tokens; 4 added
 /// authentication failures.
@@ -85,8 +89,10 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         conn.execute_batch(delegations::SCHEMA)
             .map_err(unavailable)?;
-        conn.execute_batch(exchange::SCHEMA).map_err(unavailable)?;
-        conn.execute_batch(throttle::SCHEMA).map_err(unavailable)?;
+        conn.execute_batch(schema::ISSUERS_RULES_REFRESH)
+            .map_err(unavailable)?;
+        conn.execute_batch(schema::AUTHENTICATION)
+            .map_err(unavailable)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(unavailable)?;
         Ok(Self {
@@ -130,25 +136,14 @@ fn encode<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-#[async_trait]
-impl ClientStore for SqliteStore {
-    async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
-        let id = id.as_str().to_owned();
+impl SqliteStore {
+    /// Decodes the `doc` of every row `sql` selects.
+    async fn docs<T>(&self, sql: &'static str) -> Result<Vec<T>, StoreError>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
         self.run(move |c| {
-            let doc: Option<String> = c
-                .query_row("SELECT doc FROM clients WHERE id = ?1", [&id], |r| r.get(0))
-                .optional()
-                .map_err(unavailable)?;
-            doc.as_deref().map(decode).transpose()
-        })
-        .await
-    }
-
-    async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
-        self.run(|c| {
-            let mut stmt = c
-                .prepare("SELECT doc FROM clients ORDER BY id")
-                .map_err(unavailable)?;
+            let mut stmt = c.prepare(sql).map_err(unavailable)?;
             let docs = stmt
                 .query_map([], |r| r.get::<_, String>(0))
                 .map_err(unavailable)?
@@ -159,192 +154,26 @@ impl ClientStore for SqliteStore {
         .await
     }
 
-    async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
-        let (id, version, doc) = (client.id.to_string(), client.version, encode(client)?);
+    /// Runs one write statement; whether it changed a row.
+    async fn write(&self, sql: &'static str, values: Vec<String>) -> Result<bool, StoreError> {
         self.run(move |c| {
             let n = c
-                .execute(
-                    "INSERT INTO clients (id, version, doc) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id) DO NOTHING",
-                    params![id, version as i64, doc],
-                )
+                .execute(sql, rusqlite::params_from_iter(values))
                 .map_err(unavailable)?;
-            if n == 1 || stored_doc(c, &id)?.as_deref() == Some(doc.as_str()) {
-                return Ok(());
-            }
-            Err(StoreError::Conflict(format!("client {id} already exists")))
-        })
-        .await
-    }
-
-    async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
-        let (id, version, doc) = (client.id.to_string(), client.version, encode(client)?);
-        let previous = version
-            .checked_sub(1)
-            .ok_or_else(|| StoreError::Conflict("an update must bump the version".into()))?;
-        self.run(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE clients SET version = ?2, doc = ?3 WHERE id = ?1 AND version = ?4",
-                    params![id, version as i64, doc, previous as i64],
-                )
-                .map_err(unavailable)?;
-            if n == 1 {
-                return Ok(());
-            }
-            match stored_doc(c, &id)? {
-                Some(stored) if stored == doc => Ok(()),
-                Some(_) => Err(StoreError::Conflict(format!(
-                    "client {id} changed concurrently"
-                ))),
-                None => Err(StoreError::NotFound(format!("client {id}"))),
-            }
+            Ok(n > 0)
         })
         .await
     }
 }
 
-#[async_trait]
-impl KeyStore for SqliteStore {
-    async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        self.run(|c| {
-            let mut stmt = c
-                .prepare("SELECT doc FROM signing_keys ORDER BY created_at, kid")
-                .map_err(unavailable)?;
-            let docs = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            docs.iter().map(|d| decode(d)).collect()
-        })
-        .await
-    }
-
-    async fn init_active_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
-        let mut key = key.clone();
-        key.status = KeyStatus::Active;
-        let doc = encode(&key)?;
-        self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            let existing: Option<String> = tx
-                .query_row(
-                    "SELECT doc FROM signing_keys WHERE status = 'active' LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if let Some(doc) = existing {
-                return decode(&doc);
-            }
-            tx.execute(
-                "INSERT INTO signing_keys (kid, status, created_at, doc) VALUES (?1, 'active', ?2, ?3)",
-                params![key.kid, key.created_at as i64, doc],
-            )
-            .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)?;
-            Ok(key)
-        })
-        .await
-    }
-
-    async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
-        let changes = changes.to_vec();
-        let docs = changes
-            .iter()
-            .map(|c| encode(&c.record))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.run(move |c| {
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            for ch in &changes {
-                let stored: Option<String> = tx
-                    .query_row(
-                        "SELECT status FROM signing_keys WHERE kid = ?1",
-                        [&ch.record.kid],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(unavailable)?;
-                if stored.as_deref() != ch.expected.map(KeyStatus::as_str) {
-                    return Err(StoreError::Conflict(format!(
-                        "key {} is {stored:?}, not {:?}",
-                        ch.record.kid, ch.expected
-                    )));
-                }
-            }
-            for (ch, doc) in changes.iter().zip(&docs) {
-                tx.execute(
-                    "INSERT INTO signing_keys (kid, status, created_at, doc) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (kid) DO UPDATE SET status = excluded.status, doc = excluded.doc",
-                    params![
-                        ch.record.kid,
-                        ch.record.status.as_str(),
-                        ch.record.created_at as i64,
-                        doc
-                    ],
-                )
-                .map_err(unavailable)?;
-            }
-            tx.commit().map_err(unavailable)
-        })
-        .await
-    }
-
-    async fn remove_retired_key(&self, kid: &str) -> Result<bool, StoreError> {
-        let kid = kid.to_owned();
-        self.run(move |c| {
-            c.execute(
-                "DELETE FROM signing_keys WHERE kid = ?1 AND status = 'retired'",
-                [&kid],
-            )
-            .map(|deleted| deleted > 0)
-            .map_err(unavailable)
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl RevocationStore for SqliteStore {
-    async fn revoke(&self, jti: &str, until: UnixTime) -> Result<(), StoreError> {
-        let jti = jti.to_owned();
-        self.run(move |c| {
-            c.execute(
-                "INSERT INTO revocations (jti, until) VALUES (?1, ?2)
-                 ON CONFLICT (jti) DO UPDATE SET until = max(until, excluded.until)",
-                params![jti, until as i64],
-            )
-            .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn is_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
-        let jti = jti.to_owned();
-        self.run(move |c| {
-            let until: Option<i64> = c
-                .query_row(
-                    "SELECT until FROM revocations WHERE jti = ?1",
-                    [&jti],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            Ok(until.is_some_and(|u| u >= 0 && now < u as u64))
-        })
-        .await
-    }
+fn to_i64(t: UnixTime) -> Result<i64, StoreError> {
+    i64::try_from(t).map_err(|_| StoreError::Corrupt(format!("time {t} out of range")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RevocationStore as _;
 
     #[tokio::test]
     async fn contract() {

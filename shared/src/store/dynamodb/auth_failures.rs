@@ -1,6 +1,6 @@
-//! Failed client authentications in DynamoDB (see [`crate::throttle`]): one item per key,
-//! `AUTHFAIL#<key>` / `AUTHFAIL`, with `count`, `window_end` and `ttl` = `window_end`. Used
-//! client-assertion ids: `ASSERTION#<key>` / `ASSERTION`, with `until` and `ttl` = `until`.
+//! Failed client authentications in DynamoDB ([`AuthFailureStore`], see
+//! [`crate::oauth::throttle`]): one item per key, `AUTHFAIL#<key>` / `AUTHFAIL`, with `count`,
+//! `window_end` and `ttl` = `window_end`.
 //!
 //! The counter's writes are best effort: one attempt of at most [`COUNTER_ATTEMPT`] each,
 //! never retried by the SDK, so a throttled or slow table never holds a request that is
@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use super::schema::{PK, SK, TTL};
 use super::{DynamoStore, get_n, n, s, unavailable};
 use crate::clock::UnixTime;
-use crate::store::{AssertionIdStore, AuthFailureStore, StoreError};
+use crate::store::{AuthFailureStore, StoreError};
 
 const SK_VALUE: &str = "AUTHFAIL";
 
@@ -108,42 +108,6 @@ impl AuthFailureStore for DynamoStore {
         Err(StoreError::Conflict(
             "authentication failure counter kept changing".into(),
         ))
-    }
-}
-
-#[async_trait]
-impl AssertionIdStore for DynamoStore {
-    async fn first_use(
-        &self,
-        key: &str,
-        until: UnixTime,
-        now: UnixTime,
-    ) -> Result<bool, StoreError> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(format!("ASSERTION#{key}")))
-            .item(SK, s("ASSERTION"))
-            .item("until", n(until))
-            .item(TTL, n(until))
-            // A live use stands; only an expired one (TTL deletion is lazy) may be replaced.
-            .condition_expression("attribute_not_exists(#pk) OR #until <= :now")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#until", "until")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
     }
 }
 

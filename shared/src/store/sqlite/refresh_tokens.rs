@@ -1,31 +1,12 @@
-//! Trusted issuers, step-up rules and refresh tokens in the embedded store.
+//! Refresh tokens in the embedded store ([`RefreshTokenStore`]).
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{SqliteStore, decode, encode, unavailable};
 use crate::clock::UnixTime;
-use crate::domain::{RefreshRecord, ScopeRule, TrustedIssuer};
-use crate::store::{IssuerStore, RefreshTokenStore, ScopeRuleStore, StoreError};
-
-/// Added in schema version 3.
-pub(super) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS issuers (
-    issuer TEXT PRIMARY KEY,
-    doc    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS scope_rules (
-    scope TEXT PRIMARY KEY,
-    doc   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    hash       TEXT PRIMARY KEY,
-    family     TEXT NOT NULL,
-    used_at    INTEGER,
-    expires_at INTEGER NOT NULL,
-    doc        TEXT NOT NULL
-);
-";
+use crate::domain::RefreshRecord;
+use crate::store::{RefreshTokenStore, StoreError};
 
 fn refresh_doc(c: &Connection, hash: &str) -> Result<Option<String>, StoreError> {
     c.query_row(
@@ -60,89 +41,6 @@ fn insert_refresh(c: &Connection, record: &RefreshRecord, doc: &str) -> Result<(
         "refresh token {} already exists",
         record.hash
     )))
-}
-
-impl SqliteStore {
-    /// Decodes the `doc` of every row `sql` selects.
-    async fn docs<T>(&self, sql: &'static str) -> Result<Vec<T>, StoreError>
-    where
-        T: serde::de::DeserializeOwned + Send + 'static,
-    {
-        self.run(move |c| {
-            let mut stmt = c.prepare(sql).map_err(unavailable)?;
-            let docs = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            docs.iter().map(|d| decode(d)).collect()
-        })
-        .await
-    }
-
-    /// Runs one write statement; whether it changed a row.
-    async fn write(&self, sql: &'static str, values: Vec<String>) -> Result<bool, StoreError> {
-        self.run(move |c| {
-            let n = c
-                .execute(sql, rusqlite::params_from_iter(values))
-                .map_err(unavailable)?;
-            Ok(n > 0)
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl IssuerStore for SqliteStore {
-    async fn put_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
-        let doc = encode(issuer)?;
-        self.write(
-            "INSERT INTO issuers (issuer, doc) VALUES (?1, ?2)
-             ON CONFLICT (issuer) DO UPDATE SET doc = excluded.doc",
-            vec![issuer.issuer.clone(), doc],
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn list_issuers(&self) -> Result<Vec<TrustedIssuer>, StoreError> {
-        self.docs("SELECT doc FROM issuers ORDER BY issuer").await
-    }
-
-    async fn remove_issuer(&self, issuer: &str) -> Result<bool, StoreError> {
-        self.write(
-            "DELETE FROM issuers WHERE issuer = ?1",
-            vec![issuer.to_owned()],
-        )
-        .await
-    }
-}
-
-#[async_trait]
-impl ScopeRuleStore for SqliteStore {
-    async fn put_scope_rule(&self, rule: &ScopeRule) -> Result<(), StoreError> {
-        let doc = encode(rule)?;
-        self.write(
-            "INSERT INTO scope_rules (scope, doc) VALUES (?1, ?2)
-             ON CONFLICT (scope) DO UPDATE SET doc = excluded.doc",
-            vec![rule.scope.as_str().to_owned(), doc],
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn list_scope_rules(&self) -> Result<Vec<ScopeRule>, StoreError> {
-        self.docs("SELECT doc FROM scope_rules ORDER BY scope")
-            .await
-    }
-
-    async fn remove_scope_rule(&self, scope: &str) -> Result<bool, StoreError> {
-        self.write(
-            "DELETE FROM scope_rules WHERE scope = ?1",
-            vec![scope.to_owned()],
-        )
-        .await
-    }
 }
 
 #[async_trait]

@@ -1,7 +1,5 @@
-//! Trusted issuers, step-up rules and refresh tokens in the table (docs/dynamodb.md):
-//! - `ISSUERS` / `ISSUER#<issuer>` and `SCOPE_RULES` / `SCOPE#<scope>`: few records, each
-//!   set in one partition, so a listing is one consistent `Query`.
-//! - `REFRESH#<hash>` / `REFRESH`: a refresh token, read with one consistent `GetItem`.
+//! Refresh tokens in the table ([`RefreshTokenStore`], docs/dynamodb.md): `REFRESH#<hash>` /
+//! `REFRESH`, a refresh token, read with one consistent `GetItem`.
 //!   Rotation marks the used token and writes the next one in one transaction, conditional on
 //!   the used token existing unused and the next one not existing.
 
@@ -12,15 +10,11 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::schema::{PK, SK, TTL};
-use super::{DynamoStore, Item, decode, encode, n, query_docs, s, unavailable};
+use super::{DynamoStore, Item, decode, encode, n, s, unavailable};
 use crate::clock::UnixTime;
-use crate::domain::{RefreshRecord, ScopeRule, TrustedIssuer};
-use crate::store::{IssuerStore, RefreshTokenStore, ScopeRuleStore, StoreError};
+use crate::domain::RefreshRecord;
+use crate::store::{RefreshTokenStore, StoreError};
 
-const ISSUERS_PK: &str = "ISSUERS";
-const ISSUER_PREFIX: &str = "ISSUER#";
-const SCOPE_RULES_PK: &str = "SCOPE_RULES";
-const SCOPE_PREFIX: &str = "SCOPE#";
 const REFRESH_SK: &str = "REFRESH";
 
 /// Seconds a refresh token's item outlives its family's end before TTL may delete it (expiry
@@ -62,54 +56,6 @@ fn condition_failed(e: &TransactWriteItemsError) -> bool {
 }
 
 impl DynamoStore {
-    /// Writes the item `pk`/`sk` with `doc`, replacing any previous one.
-    async fn put_doc(&self, pk: &str, sk: String, doc: String) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(pk))
-            .item(SK, s(sk))
-            .item("doc", s(doc))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    /// Deletes the item `pk`/`sk`; whether there was one.
-    async fn delete_doc(&self, pk: &str, sk: String) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
-    }
-
-    /// Every doc in the partition `pk` whose sort key starts with `prefix`, read consistently.
-    async fn partition_docs<T: serde::de::DeserializeOwned>(
-        &self,
-        pk: &str,
-        prefix: &str,
-    ) -> Result<Vec<T>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true);
-        query_docs(query).await
-    }
-
     /// After a rotation's condition failed: had `used` already been rotated into exactly
     /// `next` (the first attempt of a retried call succeeded)?
     async fn rotated_into(&self, used: &str, next: &RefreshRecord) -> Result<bool, StoreError> {
@@ -119,40 +65,6 @@ impl DynamoStore {
         Ok(current.used_at.is_some()
             && current.replaced_by.as_ref() == Some(&next.hash)
             && self.refresh_token(&next.hash).await?.as_ref() == Some(next))
-    }
-}
-
-#[async_trait]
-impl IssuerStore for DynamoStore {
-    async fn put_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StoreError> {
-        let sk = format!("{ISSUER_PREFIX}{}", issuer.issuer);
-        self.put_doc(ISSUERS_PK, sk, encode(issuer)?).await
-    }
-
-    async fn list_issuers(&self) -> Result<Vec<TrustedIssuer>, StoreError> {
-        self.partition_docs(ISSUERS_PK, ISSUER_PREFIX).await
-    }
-
-    async fn remove_issuer(&self, issuer: &str) -> Result<bool, StoreError> {
-        self.delete_doc(ISSUERS_PK, format!("{ISSUER_PREFIX}{issuer}"))
-            .await
-    }
-}
-
-#[async_trait]
-impl ScopeRuleStore for DynamoStore {
-    async fn put_scope_rule(&self, rule: &ScopeRule) -> Result<(), StoreError> {
-        let sk = format!("{SCOPE_PREFIX}{}", rule.scope.as_str());
-        self.put_doc(SCOPE_RULES_PK, sk, encode(rule)?).await
-    }
-
-    async fn list_scope_rules(&self) -> Result<Vec<ScopeRule>, StoreError> {
-        self.partition_docs(SCOPE_RULES_PK, SCOPE_PREFIX).await
-    }
-
-    async fn remove_scope_rule(&self, scope: &str) -> Result<bool, StoreError> {
-        self.delete_doc(SCOPE_RULES_PK, format!("{SCOPE_PREFIX}{scope}"))
-            .await
     }
 }
 

@@ -1,0 +1,45 @@
+//! Used client-assertion ids in the table ([`AssertionIdStore`]): `ASSERTION#<key>` /
+//! `ASSERTION`, with `until` and `ttl` = `until`.
+
+use async_trait::async_trait;
+
+use super::schema::*;
+use super::{DynamoStore, n, s, unavailable};
+use crate::clock::UnixTime;
+use crate::store::{AssertionIdStore, StoreError};
+
+#[async_trait]
+impl AssertionIdStore for DynamoStore {
+    async fn first_use(
+        &self,
+        key: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(format!("ASSERTION#{key}")))
+            .item(SK, s("ASSERTION"))
+            .item("until", n(until))
+            .item(TTL, n(until))
+            // A live use stands; only an expired one (TTL deletion is lazy) may be replaced.
+            .condition_expression("attribute_not_exists(#pk) OR #until <= :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}

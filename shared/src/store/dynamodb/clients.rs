@@ -1,0 +1,105 @@
+//! Registered clients in the table ([`ClientStore`]): `CLIENT#<id>` / `CLIENT`.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::schema::*;
+use super::{DynamoStore, client_key, decode, n, query_docs, s, unavailable};
+use crate::domain::{Client as OAuthClient, ClientId};
+use crate::store::{ClientStore, StoreError};
+
+#[async_trait]
+impl ClientStore for DynamoStore {
+    async fn get_client(&self, id: &ClientId) -> Result<Option<OAuthClient>, StoreError> {
+        self.get(client_key(id), "CLIENT")
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+
+    async fn list_clients(&self) -> Result<Vec<OAuthClient>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", GSI1_PK)
+            .expression_attribute_values(":p", s("CLIENTS"));
+        let mut out: Vec<OAuthClient> = query_docs(query).await?;
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn create_client(&self, c: &OAuthClient) -> Result<(), StoreError> {
+        let written = self
+            .put_client_if(c, "attribute_not_exists(#pk)", ("#pk", PK), None)
+            .await?;
+        if written || self.client_is(c).await? == Some(true) {
+            return Ok(());
+        }
+        Err(StoreError::Conflict(format!(
+            "client {} already exists",
+            c.id
+        )))
+    }
+
+    async fn update_client(&self, c: &OAuthClient) -> Result<(), StoreError> {
+        let previous = c
+            .version
+            .checked_sub(1)
+            .ok_or_else(|| StoreError::Conflict("an update must bump the version".into()))?;
+        let written = self
+            .put_client_if(
+                c,
+                "#v = :prev",
+                ("#v", "version"),
+                Some((":prev", n(previous))),
+            )
+            .await?;
+        if written {
+            return Ok(());
+        }
+        match self.client_is(c).await? {
+            Some(true) => Ok(()),
+            Some(false) => Err(StoreError::Conflict(format!(
+                "client {} changed concurrently",
+                c.id
+            ))),
+            None => Err(StoreError::NotFound(format!("client {}", c.id))),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Writes the client item under `condition`: `Ok(false)` when the condition failed.
+    async fn put_client_if(
+        &self,
+        c: &OAuthClient,
+        condition: &str,
+        name: (&str, &str),
+        value: Option<(&str, AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::client_item(c)?))
+            .condition_expression(condition)
+            .expression_attribute_names(name.0, name.1);
+        if let Some((k, v)) = value {
+            put = put.expression_attribute_values(k, v);
+        }
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Revoked token ids in the table ([`RevocationStore`]): `REVOKED#<jti>` / `REVOKED`.
+
+use async_trait::async_trait;
+
+use super::schema::*;
+use super::{DynamoStore, get_n, n, s, unavailable};
+use crate::clock::UnixTime;
+use crate::store::{RevocationStore, StoreError};
+
+#[async_trait]
+impl RevocationStore for DynamoStore {
+    async fn revoke(&self, jti: &str, until: UnixTime) -> Result<(), StoreError> {
+        // Never shortens an existing revocation; a failed condition means one at least as
+        // long is already stored (ours, if this is an SDK retry), which is success.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(PK, s(format!("REVOKED#{jti}")))
+            .item(SK, s("REVOKED"))
+            .item("until", n(until))
+            .item(TTL, n(until))
+            .condition_expression("attribute_not_exists(#pk) OR #until < :until")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":until", n(until))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn is_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
+        match self.get(format!("REVOKED#{jti}"), "REVOKED").await? {
+            None => Ok(false),
+            Some(item) => Ok(now < get_n(&item, "until")?),
+        }
+    }
+}
