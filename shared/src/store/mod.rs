@@ -7,6 +7,7 @@
 
 pub mod blocked;
 pub mod cache;
+mod codec;
 #[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod list_cache;

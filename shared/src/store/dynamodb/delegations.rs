@@ -15,8 +15,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::schema::{GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL};
-use super::{DynamoStore, Item, decode, encode, n, query_docs, s, unavailable};
+use super::{DynamoStore, Item, decode, n, query_docs, s, unavailable};
 use crate::domain::{Delegation, Principal};
+use crate::store::codec::encode;
 use crate::store::{DelegationStore, StoreError};
 
 /// Seconds an expired delegation's items are kept before TTL may delete them (expiry is

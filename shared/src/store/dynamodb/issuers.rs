@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 
-use super::{DynamoStore, encode};
+use super::DynamoStore;
 use crate::domain::TrustedIssuer;
+use crate::store::codec::encode;
 use crate::store::{IssuerStore, StoreError};
 
 const ISSUERS_PK: &str = "ISSUERS";

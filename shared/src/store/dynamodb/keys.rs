@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::schema::{PK, SK};
-use super::{DynamoStore, decode, encode, get_s, query_docs, s, unavailable};
+use super::{DynamoStore, decode, get_s, query_docs, s, unavailable};
 use crate::domain::{KeyRecord, KeyStatus};
+use crate::store::codec::encode;
 use crate::store::{KeyChange, KeyStore, StoreError};
 
 const KEYS_PK: &str = "KEYS";

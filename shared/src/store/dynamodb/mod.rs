@@ -42,6 +42,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::StoreError;
+use super::codec::{self, encode};
 use crate::domain::{Client as OAuthClient, ClientId};
 
 /// Names in the table's schema, shared with `template.yaml` (a test compares them).
@@ -116,12 +117,9 @@ fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
     }
 }
 
+/// The record in `item`'s `doc` attribute.
 fn decode<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    serde_json::from_str(get_s(item, "doc")?).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn encode<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+    codec::decode(get_s(item, "doc")?)
 }
 
 /// Runs a query through every page and decodes each item's `doc`.

@@ -10,9 +10,10 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::schema::{PK, SK, TTL};
-use super::{DynamoStore, Item, decode, encode, n, s, unavailable};
+use super::{DynamoStore, Item, decode, n, s, unavailable};
 use crate::clock::UnixTime;
 use crate::domain::RefreshRecord;
+use crate::store::codec::encode;
 use crate::store::{RefreshTokenStore, StoreError};
 
 const REFRESH_SK: &str = "REFRESH";

@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 
-use super::{DynamoStore, encode};
+use super::DynamoStore;
 use crate::domain::ScopeRule;
+use crate::store::codec::encode;
 use crate::store::{ScopeRuleStore, StoreError};
 
 const SCOPE_RULES_PK: &str = "SCOPE_RULES";

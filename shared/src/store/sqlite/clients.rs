@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, decode, encode, stored_doc, unavailable};
+use super::{SqliteStore, stored_doc, unavailable};
 use crate::domain::{Client, ClientId};
+use crate::store::codec::{decode, encode};
 use crate::store::{ClientStore, StoreError};
 
 #[async_trait]

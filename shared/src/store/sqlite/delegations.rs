@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{SqliteStore, decode, encode, unavailable};
+use super::{SqliteStore, unavailable};
 use crate::domain::{Delegation, Principal};
+use crate::store::codec::{decode, encode};
 use crate::store::{DelegationStore, StoreError};
 
 /// Added in schema version 2.

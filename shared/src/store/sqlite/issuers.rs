@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, encode};
+use super::SqliteStore;
 use crate::domain::TrustedIssuer;
+use crate::store::codec::encode;
 use crate::store::{IssuerStore, StoreError};
 
 #[async_trait]

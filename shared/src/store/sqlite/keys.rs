@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{SqliteStore, decode, encode, unavailable};
+use super::{SqliteStore, unavailable};
 use crate::domain::{KeyRecord, KeyStatus};
+use crate::store::codec::{decode, encode};
 use crate::store::{KeyChange, KeyStore, StoreError};
 
 #[async_trait]

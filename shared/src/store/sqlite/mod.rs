@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OptionalExtension};
 
 use super::StoreError;
+use super::codec::decode;
 use crate::clock::UnixTime;
 
 /// 2 added delegations; 3 added issuers, scope rules and refresh tokens; 4 added
@@ -126,14 +127,6 @@ fn stored_doc(c: &Connection, id: &str) -> Result<Option<String>, StoreError> {
     c.query_row("SELECT doc FROM clients WHERE id = ?1", [id], |r| r.get(0))
         .optional()
         .map_err(unavailable)
-}
-
-fn decode<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn encode<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl SqliteStore {

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{SqliteStore, decode, encode, unavailable};
+use super::{SqliteStore, unavailable};
 use crate::clock::UnixTime;
 use crate::domain::RefreshRecord;
+use crate::store::codec::{decode, encode};
 use crate::store::{RefreshTokenStore, StoreError};
 
 fn refresh_doc(c: &Connection, hash: &str) -> Result<Option<String>, StoreError> {

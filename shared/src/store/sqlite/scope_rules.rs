@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::{SqliteStore, encode};
+use super::SqliteStore;
 use crate::domain::ScopeRule;
+use crate::store::codec::encode;
 use crate::store::{ScopeRuleStore, StoreError};
 
 #[async_trait]
