@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, to_i64, unavailable};
+use super::SqliteStore;
+use super::sql::{to_i64, unavailable};
 use crate::clock::UnixTime;
 use crate::store::{AssertionIdStore, StoreError};
 

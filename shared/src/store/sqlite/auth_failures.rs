@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, to_i64, unavailable};
+use super::SqliteStore;
+use super::sql::{to_i64, unavailable};
 use crate::clock::UnixTime;
 use crate::store::{AuthFailureStore, StoreError};
 

@@ -1,40 +1,28 @@
 //! Registered clients in the embedded store ([`ClientStore`]).
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-use super::{SqliteStore, stored_doc, unavailable};
+use super::SqliteStore;
+use super::sql::{one_doc, unavailable};
 use crate::domain::{Client, ClientId};
 use crate::store::codec::{decode, encode};
 use crate::store::{ClientStore, StoreError};
+
+fn stored_doc(c: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    one_doc(c, "SELECT doc FROM clients WHERE id = ?1", [id])
+}
 
 #[async_trait]
 impl ClientStore for SqliteStore {
     async fn get_client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         let id = id.as_str().to_owned();
-        self.run(move |c| {
-            let doc: Option<String> = c
-                .query_row("SELECT doc FROM clients WHERE id = ?1", [&id], |r| r.get(0))
-                .optional()
-                .map_err(unavailable)?;
-            doc.as_deref().map(decode).transpose()
-        })
-        .await
+        self.run(move |c| stored_doc(c, &id)?.as_deref().map(decode).transpose())
+            .await
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
-        self.run(|c| {
-            let mut stmt = c
-                .prepare("SELECT doc FROM clients ORDER BY id")
-                .map_err(unavailable)?;
-            let docs = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            docs.iter().map(|d| decode(d)).collect()
-        })
-        .await
+        self.docs("SELECT doc FROM clients ORDER BY id").await
     }
 
     async fn create_client(&self, client: &Client) -> Result<(), StoreError> {

@@ -1,33 +1,20 @@
 //! Delegations in the embedded store.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{SqliteStore, unavailable};
+use super::SqliteStore;
+use super::sql::{decode_all, one_doc, unavailable};
 use crate::domain::{Delegation, Principal};
 use crate::store::codec::{decode, encode};
 use crate::store::{DelegationStore, StoreError};
 
-/// Added in schema version 2.
-pub(super) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS delegations (
-    id        TEXT PRIMARY KEY,
-    delegate  TEXT NOT NULL,
-    delegator TEXT NOT NULL,
-    doc       TEXT NOT NULL,
-    UNIQUE (delegate, delegator)
-);
-CREATE INDEX IF NOT EXISTS delegations_by_delegator ON delegations (delegator, delegate);
-";
-
 fn pair_doc(c: &Connection, delegate: &str, delegator: &str) -> Result<Option<String>, StoreError> {
-    c.query_row(
+    one_doc(
+        c,
         "SELECT doc FROM delegations WHERE delegate = ?1 AND delegator = ?2",
         params![delegate, delegator],
-        |r| r.get(0),
     )
-    .optional()
-    .map_err(unavailable)
 }
 
 impl SqliteStore {
@@ -41,13 +28,7 @@ impl SqliteStore {
             let sql = format!(
                 "SELECT doc FROM delegations WHERE {column} = ?1 ORDER BY delegate, delegator"
             );
-            let mut stmt = c.prepare(&sql).map_err(unavailable)?;
-            let docs = stmt
-                .query_map([&value], |r| r.get::<_, String>(0))
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            docs.iter().map(|d| decode(d)).collect()
+            decode_all(c, &sql, [&value])
         })
         .await
     }
@@ -123,13 +104,10 @@ impl DelegationStore for SqliteStore {
     async fn delegation_by_id(&self, id: &str) -> Result<Option<Delegation>, StoreError> {
         let id = id.to_owned();
         self.run(move |c| {
-            let doc: Option<String> = c
-                .query_row("SELECT doc FROM delegations WHERE id = ?1", [&id], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(unavailable)?;
-            doc.as_deref().map(decode).transpose()
+            one_doc(c, "SELECT doc FROM delegations WHERE id = ?1", [&id])?
+                .as_deref()
+                .map(decode)
+                .transpose()
         })
         .await
     }

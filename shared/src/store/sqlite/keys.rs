@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{SqliteStore, unavailable};
+use super::SqliteStore;
+use super::sql::{one_doc, unavailable};
 use crate::domain::{KeyRecord, KeyStatus};
 use crate::store::codec::{decode, encode};
 use crate::store::{KeyChange, KeyStore, StoreError};
@@ -11,18 +12,8 @@ use crate::store::{KeyChange, KeyStore, StoreError};
 #[async_trait]
 impl KeyStore for SqliteStore {
     async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        self.run(|c| {
-            let mut stmt = c
-                .prepare("SELECT doc FROM signing_keys ORDER BY created_at, kid")
-                .map_err(unavailable)?;
-            let docs = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            docs.iter().map(|d| decode(d)).collect()
-        })
-        .await
+        self.docs("SELECT doc FROM signing_keys ORDER BY created_at, kid")
+            .await
     }
 
     async fn init_active_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
@@ -33,15 +24,8 @@ impl KeyStore for SqliteStore {
             let tx = c
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            let existing: Option<String> = tx
-                .query_row(
-                    "SELECT doc FROM signing_keys WHERE status = 'active' LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            if let Some(doc) = existing {
+            let active = "SELECT doc FROM signing_keys WHERE status = 'active' LIMIT 1";
+            if let Some(doc) = one_doc(&tx, active, [])? {
                 return decode(&doc);
             }
             tx.execute(

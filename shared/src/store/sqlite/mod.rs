@@ -11,17 +11,17 @@ mod refresh_tokens;
 mod revocations;
 mod schema;
 mod scope_rules;
+mod sql;
 
 pub use files::permission_warning;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::StoreError;
-use super::codec::decode;
-use crate::clock::UnixTime;
+use sql::{decode_all, unavailable};
 
 /// 2 added delegations; 3 added issuers, scope rules and refresh tokens; 4 added
 /// authentication failures.
@@ -88,7 +88,7 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        conn.execute_batch(delegations::SCHEMA)
+        conn.execute_batch(schema::DELEGATIONS)
             .map_err(unavailable)?;
         conn.execute_batch(schema::ISSUERS_RULES_REFRESH)
             .map_err(unavailable)?;
@@ -119,32 +119,13 @@ impl SqliteStore {
     }
 }
 
-fn unavailable(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn stored_doc(c: &Connection, id: &str) -> Result<Option<String>, StoreError> {
-    c.query_row("SELECT doc FROM clients WHERE id = ?1", [id], |r| r.get(0))
-        .optional()
-        .map_err(unavailable)
-}
-
 impl SqliteStore {
     /// Decodes the `doc` of every row `sql` selects.
     async fn docs<T>(&self, sql: &'static str) -> Result<Vec<T>, StoreError>
     where
         T: serde::de::DeserializeOwned + Send + 'static,
     {
-        self.run(move |c| {
-            let mut stmt = c.prepare(sql).map_err(unavailable)?;
-            let docs = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            docs.iter().map(|d| decode(d)).collect()
-        })
-        .await
+        self.run(move |c| decode_all(c, sql, [])).await
     }
 
     /// Runs one write statement; whether it changed a row.
@@ -157,10 +138,6 @@ impl SqliteStore {
         })
         .await
     }
-}
-
-fn to_i64(t: UnixTime) -> Result<i64, StoreError> {
-    i64::try_from(t).map_err(|_| StoreError::Corrupt(format!("time {t} out of range")))
 }
 
 #[cfg(test)]

@@ -1,22 +1,17 @@
 //! Refresh tokens in the embedded store ([`RefreshTokenStore`]).
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
-use super::{SqliteStore, unavailable};
+use super::SqliteStore;
+use super::sql::{one_doc, unavailable};
 use crate::clock::UnixTime;
 use crate::domain::RefreshRecord;
 use crate::store::codec::{decode, encode};
 use crate::store::{RefreshTokenStore, StoreError};
 
 fn refresh_doc(c: &Connection, hash: &str) -> Result<Option<String>, StoreError> {
-    c.query_row(
-        "SELECT doc FROM refresh_tokens WHERE hash = ?1",
-        [hash],
-        |r| r.get(0),
-    )
-    .optional()
-    .map_err(unavailable)
+    one_doc(c, "SELECT doc FROM refresh_tokens WHERE hash = ?1", [hash])
 }
 
 /// Inserts `record` unless its hash is taken; `Conflict` if it is taken by a different record

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, unavailable};
+use super::SqliteStore;
+use super::sql::unavailable;
 use crate::clock::UnixTime;
 use crate::store::{RevocationStore, StoreError};
 

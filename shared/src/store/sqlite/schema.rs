@@ -1,4 +1,16 @@
-//! The tables added after the first schema version (delegations keep theirs beside them).
+//! The tables added after the first schema version.
+
+/// Added in schema version 2.
+pub(super) const DELEGATIONS: &str = "
+CREATE TABLE IF NOT EXISTS delegations (
+    id        TEXT PRIMARY KEY,
+    delegate  TEXT NOT NULL,
+    delegator TEXT NOT NULL,
+    doc       TEXT NOT NULL,
+    UNIQUE (delegate, delegator)
+);
+CREATE INDEX IF NOT EXISTS delegations_by_delegator ON delegations (delegator, delegate);
+";
 
 /// Added in schema version 3.
 pub(super) const ISSUERS_RULES_REFRESH: &str = "
