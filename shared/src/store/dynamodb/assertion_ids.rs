@@ -3,8 +3,10 @@
 
 use async_trait::async_trait;
 
+use super::DynamoStore;
+use super::attrs::{n, s};
+use super::errors::unavailable;
 use super::schema::*;
-use super::{DynamoStore, n, s, unavailable};
 use crate::clock::UnixTime;
 use crate::store::{AssertionIdStore, StoreError};
 

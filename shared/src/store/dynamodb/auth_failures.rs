@@ -13,8 +13,10 @@ use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::types::ReturnValue;
 
+use super::DynamoStore;
+use super::attrs::{get_n, n, s};
+use super::errors::unavailable;
 use super::schema::{PK, SK, TTL};
-use super::{DynamoStore, get_n, n, s, unavailable};
 use crate::clock::UnixTime;
 use crate::store::{AuthFailureStore, StoreError};
 

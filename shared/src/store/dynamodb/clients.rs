@@ -1,12 +1,21 @@
 //! Registered clients in the table ([`ClientStore`]): `CLIENT#<id>` / `CLIENT`.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::attrs::{Item, decode, n, s};
+use super::errors::unavailable;
 use super::schema::*;
-use super::{DynamoStore, client_key, decode, n, query_docs, s, unavailable};
+use super::{DynamoStore, query_docs};
 use crate::domain::{Client as OAuthClient, ClientId};
+use crate::store::codec::encode;
 use crate::store::{ClientStore, StoreError};
+
+fn client_key(id: &ClientId) -> String {
+    format!("CLIENT#{id}")
+}
 
 #[async_trait]
 impl ClientStore for DynamoStore {
@@ -101,5 +110,25 @@ impl DynamoStore {
             }
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    fn client_item(c: &OAuthClient) -> Result<Item, StoreError> {
+        Ok(HashMap::from([
+            (PK.to_owned(), s(client_key(&c.id))),
+            (SK.to_owned(), s("CLIENT")),
+            (GSI1_PK.to_owned(), s("CLIENTS")),
+            (GSI1_SK.to_owned(), s(c.id.as_str())),
+            ("version".to_owned(), n(c.version)),
+            ("doc".to_owned(), s(encode(c)?)),
+        ]))
+    }
+
+    /// After a conditional write failed: is the stored client exactly what we wrote (an SDK
+    /// retry of our own successful write)?
+    async fn client_is(&self, c: &OAuthClient) -> Result<Option<bool>, StoreError> {
+        Ok(match self.get(client_key(&c.id), "CLIENT").await? {
+            None => None,
+            Some(item) => Some(decode::<OAuthClient>(&item)? == *c),
+        })
     }
 }

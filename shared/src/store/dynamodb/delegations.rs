@@ -11,11 +11,12 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
+use super::attrs::{Item, decode, n, s};
+use super::errors::{build_failed, condition_failed, unavailable};
 use super::schema::{GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL};
-use super::{DynamoStore, Item, decode, n, query_docs, s, unavailable};
+use super::{DynamoStore, query_docs};
 use crate::domain::{Delegation, Principal};
 use crate::store::codec::encode;
 use crate::store::{DelegationStore, StoreError};
@@ -65,7 +66,7 @@ impl DynamoStore {
             .key(PK, s(id_key(id)))
             .key(SK, s("DELEGATION"))
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(build_failed)?;
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
@@ -79,20 +80,7 @@ impl DynamoStore {
             .await
         {
             Ok(_) => Ok(true),
-            // A condition that failed is a conflict (or our own retried write, which the
-            // caller reads back); a cancellation for any other reason (a concurrent
-            // transaction, throttling) is transient.
-            Err(e)
-                if e.as_service_error().is_some_and(|s| match s {
-                    TransactWriteItemsError::TransactionCanceledException(c) => c
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
-                    _ => false,
-                }) =>
-            {
-                Ok(false)
-            }
+            Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(false),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -118,11 +106,7 @@ impl DelegationStore for DynamoStore {
         };
         let mut items = vec![
             TransactWriteItem::builder()
-                .put(
-                    put_pair
-                        .build()
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))?,
-                )
+                .put(put_pair.build().map_err(build_failed)?)
                 .build(),
             TransactWriteItem::builder()
                 .put(
@@ -130,7 +114,7 @@ impl DelegationStore for DynamoStore {
                         .table_name(&self.table)
                         .set_item(Some(by_id))
                         .build()
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+                        .map_err(build_failed)?,
                 )
                 .build(),
         ];
@@ -167,7 +151,7 @@ impl DelegationStore for DynamoStore {
             .expression_attribute_names("#id", "id")
             .expression_attribute_values(":id", s(current.id.clone()))
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(build_failed)?;
         let items = vec![
             TransactWriteItem::builder().delete(delete_pair).build(),
             self.delete_by_id(&current.id)?,

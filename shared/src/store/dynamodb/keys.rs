@@ -5,8 +5,10 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
+use super::DynamoStore;
+use super::attrs::{decode, get_s, s};
+use super::errors::{build_failed, unavailable};
 use super::schema::{PK, SK};
-use super::{DynamoStore, decode, get_s, query_docs, s, unavailable};
 use crate::domain::{KeyRecord, KeyStatus};
 use crate::store::codec::encode;
 use crate::store::{KeyChange, KeyStore, StoreError};
@@ -17,17 +19,7 @@ const ACTIVE_SK: &str = "ACTIVE";
 #[async_trait]
 impl KeyStore for DynamoStore {
     async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(KEYS_PK))
-            .expression_attribute_values(":prefix", s("KEY#"))
-            .consistent_read(true);
-        let mut out: Vec<KeyRecord> = query_docs(query).await?;
+        let mut out: Vec<KeyRecord> = self.partition_docs(KEYS_PK, "KEY#").await?;
         out.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
         Ok(out)
     }
@@ -35,10 +27,8 @@ impl KeyStore for DynamoStore {
     async fn init_active_key(&self, key: &KeyRecord) -> Result<KeyRecord, StoreError> {
         let mut key = key.clone();
         key.status = KeyStatus::Active;
-        let build = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
-            p.build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
-        };
+        let build =
+            |p: aws_sdk_dynamodb::types::builders::PutBuilder| p.build().map_err(build_failed);
         let pointer = build(
             Put::builder()
                 .table_name(&self.table)
@@ -88,10 +78,8 @@ impl KeyStore for DynamoStore {
     }
 
     async fn transition(&self, changes: &[KeyChange]) -> Result<(), StoreError> {
-        let built = |p: aws_sdk_dynamodb::types::builders::PutBuilder| {
-            p.build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
-        };
+        let built =
+            |p: aws_sdk_dynamodb::types::builders::PutBuilder| p.build().map_err(build_failed);
         let mut request = self.client.transact_write_items();
         for ch in changes {
             let mut put = Put::builder()

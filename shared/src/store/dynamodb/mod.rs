@@ -21,9 +21,11 @@
 //! succeeded is recognised as success.
 
 mod assertion_ids;
+mod attrs;
 mod auth_failures;
 mod clients;
 mod delegations;
+mod errors;
 mod issuers;
 mod keys;
 mod refresh_tokens;
@@ -32,18 +34,15 @@ mod scope_rules;
 
 pub use auth_failures::COUNTER_ATTEMPT;
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 use super::StoreError;
-use super::codec::{self, encode};
-use crate::domain::{Client as OAuthClient, ClientId};
+use attrs::{Item, decode, s};
+use errors::{build_failed, unavailable};
 
 /// Names in the table's schema, shared with `template.yaml` (a test compares them).
 pub mod schema {
@@ -82,46 +81,6 @@ pub struct DynamoStore {
     table: String,
 }
 
-type Item = HashMap<String, AttributeValue>;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: u64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn unavailable<E: std::fmt::Debug>(e: SdkError<E>) -> StoreError {
-    // The Debug form names the AWS error code; it is logged, never sent to a client.
-    StoreError::Unavailable(format!("dynamodb: {e:?}"))
-}
-
-fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => Ok(v),
-        _ => Err(StoreError::Corrupt(format!(
-            "attribute {name} missing or not a string"
-        ))),
-    }
-}
-
-fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a whole number"))),
-        _ => Err(StoreError::Corrupt(format!(
-            "attribute {name} missing or not a number"
-        ))),
-    }
-}
-
-/// The record in `item`'s `doc` attribute.
-fn decode<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    codec::decode(get_s(item, "doc")?)
-}
-
 /// Runs a query through every page and decodes each item's `doc`.
 async fn query_docs<T: serde::de::DeserializeOwned>(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
@@ -134,10 +93,6 @@ async fn query_docs<T: serde::de::DeserializeOwned>(
         .await
         .map_err(unavailable)?;
     items.iter().map(decode).collect()
-}
-
-fn client_key(id: &ClientId) -> String {
-    format!("CLIENT#{id}")
 }
 
 impl DynamoStore {
@@ -165,14 +120,14 @@ impl DynamoStore {
                 .attribute_name(name)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
+                .map_err(build_failed)
         };
         let key = |name: &str, kind: KeyType| {
             KeySchemaElement::builder()
                 .attribute_name(name)
                 .key_type(kind)
                 .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))
+                .map_err(build_failed)
         };
         let gsi = GlobalSecondaryIndex::builder()
             .index_name(GSI1)
@@ -184,7 +139,7 @@ impl DynamoStore {
                     .build(),
             )
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(build_failed)?;
         self.client
             .create_table()
             .table_name(&self.table)
@@ -207,7 +162,7 @@ impl DynamoStore {
                     .attribute_name(TTL)
                     .enabled(true)
                     .build()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+                    .map_err(build_failed)?,
             )
             .send()
             .await
@@ -227,26 +182,6 @@ impl DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(out.item)
-    }
-
-    fn client_item(c: &OAuthClient) -> Result<Item, StoreError> {
-        Ok(HashMap::from([
-            (PK.to_owned(), s(client_key(&c.id))),
-            (SK.to_owned(), s("CLIENT")),
-            (GSI1_PK.to_owned(), s("CLIENTS")),
-            (GSI1_SK.to_owned(), s(c.id.as_str())),
-            ("version".to_owned(), n(c.version)),
-            ("doc".to_owned(), s(encode(c)?)),
-        ]))
-    }
-
-    /// After a conditional write failed: is the stored client exactly what we wrote (an SDK
-    /// retry of our own successful write)?
-    async fn client_is(&self, c: &OAuthClient) -> Result<Option<bool>, StoreError> {
-        Ok(match self.get(client_key(&c.id), "CLIENT").await? {
-            None => None,
-            Some(item) => Some(decode::<OAuthClient>(&item)? == *c),
-        })
     }
 }
 

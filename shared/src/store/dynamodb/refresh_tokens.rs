@@ -6,11 +6,12 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
+use super::DynamoStore;
+use super::attrs::{Item, decode, n, s};
+use super::errors::{build_failed, condition_failed, unavailable};
 use super::schema::{PK, SK, TTL};
-use super::{DynamoStore, Item, decode, n, s, unavailable};
 use crate::clock::UnixTime;
 use crate::domain::RefreshRecord;
 use crate::store::codec::encode;
@@ -41,19 +42,6 @@ fn refresh_item(r: &RefreshRecord) -> Result<Item, StoreError> {
         item.insert("used_at".to_owned(), n(used_at));
     }
     Ok(item)
-}
-
-/// Whether a transaction was cancelled because a condition failed: a conflict, or our own
-/// retried write, which the caller reads back. A cancellation for any other reason (a
-/// concurrent transaction, throttling) is transient.
-fn condition_failed(e: &TransactWriteItemsError) -> bool {
-    match e {
-        TransactWriteItemsError::TransactionCanceledException(c) => c
-            .cancellation_reasons()
-            .iter()
-            .any(|r| r.code() == Some("ConditionalCheckFailed")),
-        _ => false,
-    }
 }
 
 impl DynamoStore {
@@ -138,14 +126,14 @@ impl RefreshTokenStore for DynamoStore {
                 .expression_attribute_values(":now", n(now))
                 .expression_attribute_values(":doc", s(encode(&current)?))
                 .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(build_failed)?;
             let store_next = Put::builder()
                 .table_name(&self.table)
                 .set_item(Some(refresh_item(next)?))
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", PK)
                 .build()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(build_failed)?;
             // The SDK gives every TransactWriteItems call an idempotency token, so its own
             // retry of a transaction that succeeded succeeds again.
             let result = self

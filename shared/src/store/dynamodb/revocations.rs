@@ -2,8 +2,10 @@
 
 use async_trait::async_trait;
 
+use super::DynamoStore;
+use super::attrs::{get_n, n, s};
+use super::errors::unavailable;
 use super::schema::*;
-use super::{DynamoStore, get_n, n, s, unavailable};
 use crate::clock::UnixTime;
 use crate::store::{RevocationStore, StoreError};
 

@@ -1,0 +1,30 @@
+//! The SDK's errors in the store's terms.
+
+use aws_sdk_dynamodb::error::{BuildError, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+
+use crate::store::StoreError;
+
+/// A failed call: the table could not be reached, or refused.
+pub(super) fn unavailable<E: std::fmt::Debug>(e: SdkError<E>) -> StoreError {
+    // The Debug form names the AWS error code; it is logged, never sent to a client.
+    StoreError::Unavailable(format!("dynamodb: {e:?}"))
+}
+
+/// A request the SDK would not build (a required field left unset).
+pub(super) fn build_failed(e: BuildError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Whether a transaction was cancelled because a condition failed: a conflict, or our own
+/// retried write, which the caller reads back. A cancellation for any other reason (a
+/// concurrent transaction, throttling) is transient.
+pub(super) fn condition_failed(e: &TransactWriteItemsError) -> bool {
+    match e {
+        TransactWriteItemsError::TransactionCanceledException(c) => c
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => false,
+    }
+}
