@@ -42,8 +42,8 @@ pub async fn open_stores(config: &Config) -> Result<Stores, StoreError> {
             Ok(Stores::from_one(Arc::new(store)))
         }
         #[cfg(not(feature = "aws"))]
-        StoreConfig::DynamoDb(_) => Err(StoreError::Unavailable(
-            "this build has no AWS support (the `aws` feature is off)".into(),
+        StoreConfig::DynamoDb(_) => Err(StoreError::unavailable(
+            "this build has no AWS support (the `aws` feature is off)",
         )),
     }
 }

@@ -376,7 +376,7 @@ impl Flaky {
 
     fn check(&self, flag: &AtomicBool) -> Result<(), StoreError> {
         if flag.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable("injected fault".into()))
+            Err(StoreError::unavailable("injected fault"))
         } else {
             Ok(())
         }

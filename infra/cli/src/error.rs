@@ -114,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_named_failure_keeps_its_cause() {
-        let e = CliError::store("list issuers")(StoreError::Unavailable("timed out".into()));
+        let e = CliError::store("list issuers")(StoreError::unavailable("timed out"));
         assert_eq!(
             e.to_string(),
             "cannot list issuers: store unavailable: timed out"

@@ -8,10 +8,10 @@ use super::StoreError;
 
 /// The stored form of `record`.
 pub(crate) fn encode<T: Serialize>(record: &T) -> Result<String, StoreError> {
-    serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::to_string(record).map_err(|e| StoreError::corrupt_by(e.to_string(), e))
 }
 
 /// The record stored as `doc`; [`StoreError::Corrupt`] if it is not one.
 pub(crate) fn decode<T: DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::from_str(doc).map_err(|e| StoreError::corrupt_by(e.to_string(), e))
 }

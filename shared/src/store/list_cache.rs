@@ -149,7 +149,7 @@ mod tests {
         fn read(&self) -> Result<(), StoreError> {
             self.reads.fetch_add(1, SeqCst);
             if self.down.load(SeqCst) {
-                return Err(StoreError::Unavailable("injected".into()));
+                return Err(StoreError::unavailable("injected"));
             }
             Ok(())
         }

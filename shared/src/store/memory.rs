@@ -46,7 +46,7 @@ impl MemoryStore {
     fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
         self.state
             .lock()
-            .map_err(|_| StoreError::Unavailable("memory store poisoned".into()))
+            .map_err(|_| StoreError::unavailable("memory store poisoned"))
     }
 }
 

@@ -26,7 +26,11 @@ use crate::domain::{
     TrustedIssuer,
 };
 
-/// A storage failure. Every variant fails the request closed.
+/// The error a storage failure was caused by, when there is one.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// A storage failure. Every variant fails the request closed. The message says what failed;
+/// the backend's error, if any, is kept as its [`std::error::Error::source`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A conditional write lost: the item exists, or changed since it was read.
@@ -36,11 +40,53 @@ pub enum StoreError {
     #[error("not found: {0}")]
     NotFound(String),
     /// The backend could not be reached or failed; transient as far as callers know.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable: {context}")]
+    Unavailable {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// Stored data could not be decoded.
-    #[error("corrupt stored record: {0}")]
-    Corrupt(String),
+    #[error("corrupt stored record: {context}")]
+    Corrupt {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
+}
+
+impl StoreError {
+    /// [`StoreError::Unavailable`] with no underlying error.
+    pub fn unavailable(context: impl Into<String>) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// [`StoreError::Unavailable`] caused by the backend's `source`.
+    pub fn unavailable_by(context: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// [`StoreError::Corrupt`] with no underlying error.
+    pub fn corrupt(context: impl Into<String>) -> Self {
+        Self::Corrupt {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// [`StoreError::Corrupt`] caused by `source` (a decoding error, a value out of range).
+    pub fn corrupt_by(context: impl Into<String>, source: impl Into<Cause>) -> Self {
+        Self::Corrupt {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
 }
 
 /// Registered clients.
@@ -233,3 +279,34 @@ impl Stores {
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod contract;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_store_error_keeps_the_backend_error_as_its_source() {
+        let e = StoreError::unavailable_by("disk full", std::io::Error::other("ENOSPC"));
+        assert_eq!(e.to_string(), "store unavailable: disk full");
+        let source = e.source().expect("the backend error is kept");
+        assert_eq!(
+            source
+                .downcast_ref::<std::io::Error>()
+                .map(ToString::to_string),
+            Some("ENOSPC".to_owned())
+        );
+
+        // A record that is not JSON: the message reads as it always has, the parser's
+        // error is the source.
+        let parser = serde_json::from_str::<u64>("x").unwrap_err().to_string();
+        let e = codec::decode::<u64>("x").unwrap_err();
+        assert_eq!(e.to_string(), format!("corrupt stored record: {parser}"));
+        assert!(e.source().unwrap().is::<serde_json::Error>());
+
+        let e = StoreError::unavailable("injected");
+        assert_eq!(e.to_string(), "store unavailable: injected");
+        assert!(e.source().is_none());
+    }
+}

@@ -23,7 +23,7 @@ pub(super) fn n(v: u64) -> AttributeValue {
 pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
-        _ => Err(StoreError::Corrupt(format!(
+        _ => Err(StoreError::corrupt(format!(
             "attribute {name} missing or not a string"
         ))),
     }
@@ -31,10 +31,10 @@ pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreErro
 
 pub(super) fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
     match item.get(name) {
-        Some(AttributeValue::N(v)) => v
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a whole number"))),
-        _ => Err(StoreError::Corrupt(format!(
+        Some(AttributeValue::N(v)) => v.parse().map_err(|e| {
+            StoreError::corrupt_by(format!("attribute {name} is not a whole number"), e)
+        }),
+        _ => Err(StoreError::corrupt(format!(
             "attribute {name} missing or not a number"
         ))),
     }

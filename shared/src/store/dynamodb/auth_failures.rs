@@ -187,7 +187,7 @@ mod tests {
             let counted = store.add_auth_failure("k", 1_000, 300).await;
             let took = started.elapsed();
             assert!(
-                matches!(counted, Err(StoreError::Unavailable(_))),
+                matches!(counted, Err(StoreError::Unavailable { .. })),
                 "{counted:?}"
             );
             assert_eq!(requests.load(SeqCst), 1, "answer: {answer}");

@@ -6,14 +6,17 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use crate::store::StoreError;
 
 /// A failed call: the table could not be reached, or refused.
-pub(super) fn unavailable<E: std::fmt::Debug>(e: SdkError<E>) -> StoreError {
+pub(super) fn unavailable<E>(e: SdkError<E>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     // The Debug form names the AWS error code; it is logged, never sent to a client.
-    StoreError::Unavailable(format!("dynamodb: {e:?}"))
+    StoreError::unavailable_by(format!("dynamodb: {e:?}"), e)
 }
 
 /// A request the SDK would not build (a required field left unset).
 pub(super) fn build_failed(e: BuildError) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+    StoreError::unavailable_by(e.to_string(), e)
 }
 
 /// Whether a transaction was cancelled because a condition failed: a conflict, or our own

@@ -68,12 +68,12 @@ impl KeyStore for DynamoStore {
         let pointer = self
             .get(KEYS_PK.to_owned(), ACTIVE_SK)
             .await?
-            .ok_or_else(|| StoreError::Unavailable("the active-key pointer is missing".into()))?;
+            .ok_or_else(|| StoreError::unavailable("the active-key pointer is missing"))?;
         let kid = get_s(&pointer, "kid")?.to_owned();
         let item = self
             .get(KEYS_PK.to_owned(), &format!("KEY#{kid}"))
             .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("active key {kid} has no record")))?;
+            .ok_or_else(|| StoreError::corrupt(format!("active key {kid} has no record")))?;
         decode(&item)
     }
 

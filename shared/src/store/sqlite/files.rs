@@ -63,7 +63,7 @@ pub fn permission_warning(_db: &Path) -> Option<String> {
 /// takes for a new database), leaving existing ones as they are.
 pub(super) fn create_private(db: &Path) -> Result<(), StoreError> {
     let cannot = |p: &Path, e: std::io::Error| {
-        StoreError::Unavailable(format!("cannot create {}: {e}", p.display()))
+        StoreError::unavailable_by(format!("cannot create {}: {e}", p.display()), e)
     };
     if let Some(dir) = parent(db) {
         let mut builder = DirBuilder::new();

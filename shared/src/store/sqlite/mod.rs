@@ -83,7 +83,7 @@ impl SqliteStore {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(unavailable)?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError::Unavailable(format!(
+            return Err(StoreError::unavailable(format!(
                 "the database has schema version {version}; this build knows up to {SCHEMA_VERSION}"
             )));
         }
@@ -111,11 +111,11 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
-                .map_err(|_| StoreError::Unavailable("connection lock poisoned".into()))?;
+                .map_err(|_| StoreError::unavailable("connection lock poisoned"))?;
             f(&mut guard)
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+        .map_err(|e| StoreError::unavailable_by(format!("store task failed: {e}"), e))?
     }
 }
 
@@ -159,6 +159,24 @@ mod tests {
         let b = Arc::new(SqliteStore::open(&path).unwrap());
         a.revoke("j1", 100).await.unwrap();
         assert!(b.is_revoked("j1", 50).await.unwrap());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A file that is not a database fails as it always has, and the SQLite error itself is
+    /// there for whoever walks the chain.
+    #[test]
+    fn a_backend_failure_keeps_the_sqlite_error_as_its_source() {
+        use std::error::Error as _;
+        let dir = std::env::temp_dir().join(format!("tokenmint-notadb-{}", std::process::id()));
+        let path = dir.join("t.db");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, [b'x'; 1024]).unwrap();
+        let Err(e) = SqliteStore::open(&path) else {
+            panic!("a file of 'x's opened as a database");
+        };
+        let source = e.source().and_then(|s| s.downcast_ref::<rusqlite::Error>());
+        let source = source.expect("the rusqlite error is the source");
+        assert_eq!(e.to_string(), format!("store unavailable: {source}"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -9,12 +9,12 @@ use crate::store::StoreError;
 use crate::store::codec::decode;
 
 pub(super) fn unavailable(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+    StoreError::unavailable_by(e.to_string(), e)
 }
 
 /// `t` as SQLite's INTEGER.
 pub(super) fn to_i64(t: UnixTime) -> Result<i64, StoreError> {
-    i64::try_from(t).map_err(|_| StoreError::Corrupt(format!("time {t} out of range")))
+    i64::try_from(t).map_err(|e| StoreError::corrupt_by(format!("time {t} out of range"), e))
 }
 
 /// The `doc` of the row `sql` selects, if there is one.
