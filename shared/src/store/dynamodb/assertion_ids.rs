@@ -2,10 +2,11 @@
 //! `ASSERTION`, with `until` and `ttl` = `until`.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 
 use super::DynamoStore;
 use super::attrs::{n, s};
-use super::errors::unavailable;
+use super::errors::conditional;
 use super::schema::*;
 use crate::clock::UnixTime;
 use crate::store::{AssertionIdStore, StoreError};
@@ -33,15 +34,7 @@ impl AssertionIdStore for DynamoStore {
             .expression_attribute_values(":now", n(now))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        let written = conditional(put, PutItemError::is_conditional_check_failed_exception)?;
+        Ok(written.is_some())
     }
 }

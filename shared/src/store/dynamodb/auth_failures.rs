@@ -11,11 +11,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::DynamoStore;
 use super::attrs::{get_n, n, s};
-use super::errors::unavailable;
+use super::errors::conditional;
 use super::schema::{PK, SK, TTL};
 use crate::clock::UnixTime;
 use crate::store::{AuthFailureStore, StoreError};
@@ -70,16 +72,14 @@ impl AuthFailureStore for DynamoStore {
                 .config_override(best_effort())
                 .send()
                 .await;
-            match counted {
-                Ok(out) => {
-                    let item = out.attributes.unwrap_or_default();
-                    let count = u32::try_from(get_n(&item, "count")?).unwrap_or(u32::MAX);
-                    return Ok((count, get_n(&item, "window_end")?));
-                }
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(unavailable(e)),
+            let counted = conditional(
+                counted,
+                UpdateItemError::is_conditional_check_failed_exception,
+            )?;
+            if let Some(out) = counted {
+                let item = out.attributes.unwrap_or_default();
+                let count = u32::try_from(get_n(&item, "count")?).unwrap_or(u32::MAX);
+                return Ok((count, get_n(&item, "window_end")?));
             }
             let end = now.saturating_add(window);
             let opened = self
@@ -99,12 +99,8 @@ impl AuthFailureStore for DynamoStore {
                 .config_override(best_effort())
                 .send()
                 .await;
-            match opened {
-                Ok(_) => return Ok((1, end)),
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(unavailable(e)),
+            if conditional(opened, PutItemError::is_conditional_check_failed_exception)?.is_some() {
+                return Ok((1, end));
             }
         }
         Err(StoreError::Conflict(

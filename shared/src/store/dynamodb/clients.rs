@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::DynamoStore;
 use super::attrs::{Item, decode, n, s};
-use super::errors::unavailable;
+use super::errors::conditional;
 use super::schema::*;
-use super::{DynamoStore, query_docs};
 use crate::domain::{Client as OAuthClient, ClientId};
 use crate::store::codec::encode;
 use crate::store::{ClientStore, StoreError};
@@ -28,15 +29,7 @@ impl ClientStore for DynamoStore {
     }
 
     async fn list_clients(&self) -> Result<Vec<OAuthClient>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", GSI1_PK)
-            .expression_attribute_values(":p", s("CLIENTS"));
-        let mut out: Vec<OAuthClient> = query_docs(query).await?;
+        let mut out: Vec<OAuthClient> = self.gsi1_docs("CLIENTS").await?;
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
@@ -100,16 +93,11 @@ impl DynamoStore {
         if let Some((k, v)) = value {
             put = put.expression_attribute_values(k, v);
         }
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        let written = conditional(
+            put.send().await,
+            PutItemError::is_conditional_check_failed_exception,
+        )?;
+        Ok(written.is_some())
     }
 
     fn client_item(c: &OAuthClient) -> Result<Item, StoreError> {

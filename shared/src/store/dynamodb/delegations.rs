@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
+use super::DynamoStore;
 use super::attrs::{Item, decode, n, s};
-use super::errors::{build_failed, condition_failed, unavailable};
-use super::schema::{GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL};
-use super::{DynamoStore, query_docs};
+use super::errors::{build_failed, condition_failed, conditional};
+use super::schema::{GSI1_PK, GSI1_SK, PK, SK, TTL};
 use crate::domain::{Delegation, Principal};
 use crate::store::codec::encode;
 use crate::store::{DelegationStore, StoreError};
@@ -72,17 +72,13 @@ impl DynamoStore {
 
     /// Runs a transaction: `Ok(false)` when a condition failed (the pair changed meanwhile).
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
-        match self
+        let sent = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(condition_failed) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+            .await;
+        Ok(conditional(sent, condition_failed)?.is_some())
     }
 }
 
@@ -182,28 +178,11 @@ impl DelegationStore for DynamoStore {
     }
 
     async fn delegations_from(&self, delegator: &Principal) -> Result<Vec<Delegation>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("#p = :p")
-            .expression_attribute_names("#p", GSI1_PK)
-            .expression_attribute_values(":p", s(format!("DELEGATOR#{delegator}")));
-        query_docs(query).await
+        self.gsi1_docs(&format!("DELEGATOR#{delegator}")).await
     }
 
     async fn delegations_to(&self, delegate: &Principal) -> Result<Vec<Delegation>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#p = :p AND begins_with(#s, :prefix)")
-            .expression_attribute_names("#p", PK)
-            .expression_attribute_names("#s", SK)
-            .expression_attribute_values(":p", s(format!("DELEGATE#{delegate}")))
-            .expression_attribute_values(":prefix", s("DELEGATOR#"))
-            .consistent_read(true);
-        query_docs(query).await
+        self.partition_docs(&format!("DELEGATE#{delegate}"), "DELEGATOR#")
+            .await
     }
 }

@@ -14,6 +14,23 @@ where
     StoreError::unavailable_by(format!("dynamodb: {e:?}"), e)
 }
 
+/// A conditional call's output, or `None` when the service refused it in the way `refused`
+/// recognises (a failed condition, a cancelled transaction): what that means is the caller's
+/// to decide. Any other failure is [`unavailable`].
+pub(super) fn conditional<T, E>(
+    sent: Result<T, SdkError<E>>,
+    refused: fn(&E) -> bool,
+) -> Result<Option<T>, StoreError>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match sent {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().is_some_and(refused) => Ok(None),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 /// A request the SDK would not build (a required field left unset).
 pub(super) fn build_failed(e: BuildError) -> StoreError {
     StoreError::unavailable_by(e.to_string(), e)

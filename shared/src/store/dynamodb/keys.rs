@@ -3,11 +3,13 @@
 //! `Query`.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 use super::DynamoStore;
 use super::attrs::{decode, get_s, s};
-use super::errors::{build_failed, unavailable};
+use super::errors::{build_failed, conditional};
 use super::schema::{PK, SK};
 use crate::domain::{KeyRecord, KeyStatus};
 use crate::store::codec::encode;
@@ -55,14 +57,10 @@ impl KeyStore for DynamoStore {
             .transact_items(TransactWriteItem::builder().put(record).build())
             .send()
             .await;
-        if let Err(e) = result {
-            let cancelled = e
-                .as_service_error()
-                .is_some_and(|s| s.is_transaction_canceled_exception());
-            if !cancelled {
-                return Err(unavailable(e));
-            }
-        }
+        conditional(
+            result,
+            TransactWriteItemsError::is_transaction_canceled_exception,
+        )?;
         // Whether we won or lost (or an SDK retry of our own success was cancelled), the
         // pointer now names the one active key.
         let pointer = self
@@ -110,18 +108,12 @@ impl KeyStore for DynamoStore {
         }
         // The SDK gives every TransactWriteItems call an idempotency token, so its own retry
         // of a transaction that succeeded succeeds again instead of failing its conditions.
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Err(StoreError::Conflict(
-                    "a signing key changed concurrently".into(),
-                ))
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        let sent = conditional(
+            request.send().await,
+            TransactWriteItemsError::is_transaction_canceled_exception,
+        )?;
+        sent.map(drop)
+            .ok_or_else(|| StoreError::Conflict("a signing key changed concurrently".into()))
     }
 
     async fn remove_retired_key(&self, kid: &str) -> Result<bool, StoreError> {
@@ -136,16 +128,12 @@ impl KeyStore for DynamoStore {
             .expression_attribute_values(":retired", s(KeyStatus::Retired.as_str()))
             .send()
             .await;
-        match deleted {
-            Ok(_) => Ok(true),
-            // Not retired, or not there (an SDK retry of a delete that succeeded).
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        // A failed condition: not retired, or not there (an SDK retry of a delete that
+        // succeeded).
+        let deleted = conditional(
+            deleted,
+            DeleteItemError::is_conditional_check_failed_exception,
+        )?;
+        Ok(deleted.is_some())
     }
 }

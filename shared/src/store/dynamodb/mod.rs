@@ -233,4 +233,20 @@ impl DynamoStore {
             .consistent_read(true);
         query_docs(query).await
     }
+
+    /// Every doc listed under `pk` in the `gsi1` index (eventually consistent: listings only).
+    async fn gsi1_docs<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", GSI1_PK)
+            .expression_attribute_values(":p", s(pk));
+        query_docs(query).await
+    }
 }

@@ -6,11 +6,12 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use super::DynamoStore;
 use super::attrs::{Item, decode, n, s};
-use super::errors::{build_failed, condition_failed, unavailable};
+use super::errors::{build_failed, condition_failed, conditional};
 use super::schema::{PK, SK, TTL};
 use crate::clock::UnixTime;
 use crate::domain::RefreshRecord;
@@ -69,12 +70,8 @@ impl RefreshTokenStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => return Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
-            Err(e) => return Err(unavailable(e)),
+        if conditional(result, PutItemError::is_conditional_check_failed_exception)?.is_some() {
+            return Ok(());
         }
         // The hash is taken: by this very record (an SDK retry of our own write), or not.
         if self.refresh_token(&record.hash).await?.as_ref() == Some(record) {
@@ -143,10 +140,8 @@ impl RefreshTokenStore for DynamoStore {
                 .transact_items(TransactWriteItem::builder().put(store_next).build())
                 .send()
                 .await;
-            match result {
-                Ok(_) => return Ok(()),
-                Err(e) if e.as_service_error().is_some_and(condition_failed) => {}
-                Err(e) => return Err(unavailable(e)),
+            if conditional(result, condition_failed)?.is_some() {
+                return Ok(());
             }
         }
         // Used already, or a condition failed: success only if this very rotation happened

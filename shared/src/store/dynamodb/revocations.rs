@@ -1,10 +1,11 @@
 //! Revoked token ids in the table ([`RevocationStore`]): `REVOKED#<jti>` / `REVOKED`.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 
 use super::DynamoStore;
 use super::attrs::{get_n, n, s};
-use super::errors::unavailable;
+use super::errors::conditional;
 use super::schema::*;
 use crate::clock::UnixTime;
 use crate::store::{RevocationStore, StoreError};
@@ -28,16 +29,7 @@ impl RevocationStore for DynamoStore {
             .expression_attribute_values(":until", n(until))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        conditional(result, PutItemError::is_conditional_check_failed_exception).map(drop)
     }
 
     async fn is_revoked(&self, jti: &str, now: UnixTime) -> Result<bool, StoreError> {
