@@ -118,17 +118,35 @@ pub async fn create_key_client(
     Ok(client)
 }
 
-async fn store_new(store: &dyn ClientStore, client: &Client, id: &str) -> Result<(), AdminError> {
+pub(crate) async fn store_new(
+    store: &dyn ClientStore,
+    client: &Client,
+    id: &str,
+) -> Result<(), AdminError> {
     store.create_client(client).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Exists(id.to_owned()),
         other => AdminError::Store(other),
     })?;
-    crate::audit!("client_created", client_id = %client.id, scope = %client.scopes, auth = if client.keys.is_some() { "private_key_jwt" } else { "client_secret" });
+    crate::audit!("client_created", client_id = %client.id, scope = %client.scopes, auth = auth_kind(client));
     Ok(())
 }
 
+fn auth_kind(c: &Client) -> &'static str {
+    if c.keys.is_some() {
+        "private_key_jwt"
+    } else if c.secrets.is_empty() && !c.federated.is_empty() {
+        "federated"
+    } else {
+        "client_secret"
+    }
+}
+
 /// A client record from `spec`, validated, without credentials.
-fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client, AdminError> {
+pub(crate) fn new_client(
+    config: &Config,
+    spec: &NewClient,
+    now: UnixTime,
+) -> Result<Client, AdminError> {
     let id = ClientId::new(&spec.id).map_err(|e| invalid(format!("{:?}: {e}", spec.id)))?;
     let (scopes, default_scopes) = scopes_of(spec)?;
     let audiences = audiences_of(spec)?;
@@ -153,6 +171,7 @@ fn new_client(config: &Config, spec: &NewClient, now: UnixTime) -> Result<Client
         grants,
         max_exchange_ttl: spec.max_exchange_ttl,
         keys: spec.keys.clone(),
+        federated: vec![],
         introspect: spec.introspect,
         hook: spec.hook,
         attributes,
@@ -326,8 +345,22 @@ async fn update(
     id: &str,
     change: impl FnOnce(&mut Client),
 ) -> Result<Client, AdminError> {
+    try_update(store, id, |c| {
+        change(c);
+        Ok(())
+    })
+    .await
+}
+
+/// Reads a client, applies `change`, and writes it back conditional on the version read;
+/// nothing is written when `change` fails.
+pub(crate) async fn try_update(
+    store: &dyn ClientStore,
+    id: &str,
+    change: impl FnOnce(&mut Client) -> Result<(), AdminError>,
+) -> Result<Client, AdminError> {
     let mut client = get_client(store, id).await?;
-    change(&mut client);
+    change(&mut client)?;
     client.version += 1;
     store.update_client(&client).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Raced(id.to_owned()),

@@ -38,6 +38,8 @@ pub struct App {
     pub assertion_ids: Arc<dyn AssertionIdStore>,
     /// Signing keys of trusted external issuers, fetched on demand.
     pub upstream_keys: UpstreamKeys,
+    /// Federated credentials' conditions, compiled once each.
+    pub conditions: crate::federation::Conditions,
     /// The claims hook clients with `hook` enabled go through.
     pub hook: Arc<dyn ClaimsHook>,
     /// The site of the configured issuer, or `None` when each request names it (Lambda behind
@@ -140,6 +142,7 @@ impl App {
             blocked: Blocked::default(),
             assertion_ids: Arc::clone(&stores.assertion_ids),
             upstream_keys: UpstreamKeys::new(),
+            conditions: crate::federation::Conditions::new(),
             hook,
             fixed,
             derived: Mutex::new(HashMap::new()),

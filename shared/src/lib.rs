@@ -20,6 +20,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod federation;
 pub mod hook;
 pub mod http;
 pub mod ids;

@@ -131,7 +131,7 @@ fn max_scope(spec: &NewIssuer) -> Result<Option<ScopeSet>, AdminError> {
 }
 
 /// `--map-claim from=to` mappings; none may target a claim tokenmint issues itself.
-fn claim_map(specs: &[String]) -> Result<Vec<ClaimMapping>, AdminError> {
+pub(crate) fn claim_map(specs: &[String]) -> Result<Vec<ClaimMapping>, AdminError> {
     let invalid = AdminError::Invalid;
     let mut claim_map = Vec::new();
     for m in specs {

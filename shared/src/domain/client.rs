@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Audience, ClientSecret, Scope, ScopeSet, SecretHash};
+use super::{Audience, ClientSecret, FederatedCredential, Scope, ScopeSet, SecretHash};
 use crate::clock::UnixTime;
 
 /// A client identifier: `[A-Za-z0-9._-]{1,64}`.
@@ -130,6 +130,9 @@ pub struct Client {
     /// Public keys for `private_key_jwt` (RFC 7523); such a client has no secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<ClientKeys>,
+    /// Platform identities that authenticate as this client (docs/federation.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub federated: Vec<FederatedCredential>,
     /// May call the introspection endpoint (RFC 7662).
     #[serde(default)]
     pub introspect: bool,
@@ -263,6 +266,7 @@ mod tests {
             grants: vec![GrantType::ClientCredentials],
             max_exchange_ttl: None,
             keys: None,
+            federated: vec![],
             introspect: false,
             hook: false,
             attributes: vec![],

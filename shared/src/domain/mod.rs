@@ -5,6 +5,7 @@
 mod claims;
 mod client;
 mod delegation;
+mod federation;
 mod issuer;
 mod issuer_url;
 mod key;
@@ -21,6 +22,10 @@ pub use client::{
     SecretEntry,
 };
 pub use delegation::Delegation;
+pub use federation::{
+    FederatedCredential, FederationProfile, GITHUB_ACTIONS_ISSUER, GITLAB_COM_ISSUER,
+    MAX_CREDENTIALS, valid_credential_name,
+};
 pub use issuer::{ClaimMapping, RESERVED_NAMESPACED_CLAIMS, ScopeClaim, TrustedIssuer, TypRule};
 pub use issuer_url::{InvalidIssuer, Issuer, MAX_ISSUER_BYTES, is_loopback};
 pub use key::{Algorithm, Jwks, KeyMaterial, KeyRecord, KeyStatus, PublicJwk};

@@ -142,6 +142,11 @@ impl Unverified<'_> {
         self.typ.as_deref()
     }
 
+    /// The header's `alg`, unverified: the key it is checked with must have this algorithm.
+    pub fn alg(&self) -> &str {
+        &self.alg
+    }
+
     /// The key id, to be looked up among our own published keys only.
     pub fn kid(&self) -> &str {
         &self.kid

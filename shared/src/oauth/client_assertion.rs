@@ -41,6 +41,12 @@ pub fn unverified_subject(jwt: &str) -> Option<String> {
     payload.get("sub")?.as_str().map(String::from)
 }
 
+/// The `iss` of an assertion, unverified: only to tell a client's own assertion from a
+/// platform's token.
+pub fn unverified_issuer(jwt: &str) -> Option<String> {
+    verify::parse_with(jwt, |_| true).ok()?.unverified_issuer()
+}
+
 /// Verifies `jwt` as `client`'s assertion. `Ok(false)` for any reason it does not hold (logged
 /// at debug level); `Err` only when a dependency failed.
 pub async fn verify(

@@ -11,7 +11,9 @@ use super::form::{self, Form};
 use crate::app::{App, Site};
 use crate::clock::UnixTime;
 use crate::domain::{Client, ClientId, ClientSecret, SecretHash};
+use crate::federation::PlatformIdentity;
 use crate::store::cache::ClientCache;
+use std::sync::Arc;
 
 /// Standard base64; padding optional, since some clients omit it.
 const BASIC_B64: GeneralPurpose = GeneralPurpose::new(
@@ -99,9 +101,11 @@ pub fn credentials(form: &Form, authorization: Option<&str>) -> Result<Credentia
     })
 }
 
-/// `client_assertion_type` + `client_assertion` (RFC 7521 §4.2). The client id is the
-/// assertion's `sub` (RFC 7523 §3), read before verification only to find the client's keys;
-/// a `client_id` parameter, if sent, must name the same client.
+/// `client_assertion_type` + `client_assertion` (RFC 7521 §4.2). For `private_key_jwt` the
+/// client id is the assertion's `sub` (RFC 7523 §3), read before verification only to find the
+/// client's keys, and a `client_id` parameter, if sent, must name the same client. A federated
+/// credential's assertion is a platform token whose `sub` is the platform's identity, so
+/// `client_id` is required and names the client (docs/federation.md).
 fn assertion(form: &Form, authorization: Option<&str>) -> Result<Credentials, OAuthError> {
     if authorization.is_some() || form.contains("client_secret") {
         return Err(OAuthError::invalid_request(
@@ -114,11 +118,11 @@ fn assertion(form: &Form, authorization: Option<&str>) -> Result<Credentials, OA
     let jwt = form
         .get("client_assertion")
         .ok_or_else(OAuthError::invalid_client)?;
-    let client_id =
-        super::client_assertion::unverified_subject(jwt).ok_or_else(OAuthError::invalid_client)?;
-    if form.get("client_id").is_some_and(|id| id != client_id) {
-        return Err(OAuthError::invalid_client());
-    }
+    let client_id = match form.get("client_id") {
+        Some(id) => id.to_owned(),
+        None => super::client_assertion::unverified_subject(jwt)
+            .ok_or_else(OAuthError::invalid_client)?,
+    };
     Ok(Credentials {
         method: Method::PrivateKeyJwt,
         client_id,
@@ -146,6 +150,30 @@ fn decoy() -> &'static SecretHash {
     DECOY.get_or_init(|| SecretHash::of(b"tokenmint: no such client"))
 }
 
+/// An authenticated client, and the platform identity it presented when a federated
+/// credential authenticated it.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub client: Arc<Client>,
+    pub platform: Option<Arc<PlatformIdentity>>,
+}
+
+impl std::ops::Deref for Caller {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl From<Arc<Client>> for Caller {
+    fn from(client: Arc<Client>) -> Self {
+        Self {
+            client,
+            platform: None,
+        }
+    }
+}
+
 /// Authenticates `creds`. Unknown clients, wrong secrets or assertions, clients registered for
 /// the other kind of proof and disabled clients all get the same `invalid_client`.
 pub async fn authenticate(
@@ -153,23 +181,30 @@ pub async fn authenticate(
     site: &Site,
     creds: &Credentials,
     now: UnixTime,
-) -> Result<std::sync::Arc<Client>, OAuthError> {
+) -> Result<Caller, OAuthError> {
     match &creds.proof {
-        Proof::Secret(secret) => {
-            authenticate_secret(&creds.client_id, secret, &app.clients, now).await
-        }
+        Proof::Secret(secret) => authenticate_secret(&creds.client_id, secret, &app.clients, now)
+            .await
+            .map(Caller::from),
         Proof::Assertion(Assertion(jwt)) => {
             let Ok(id) = ClientId::new(&creds.client_id) else {
                 return Err(OAuthError::invalid_client());
             };
-            let client = app.clients.get(&id).await?.client;
-            match client {
-                Some(c) if !c.disabled && c.keys.is_some() => {
+            // A client's own assertion has the client as `iss`; a platform's token never does
+            // (client ids hold no ':' or '/').
+            let own =
+                super::client_assertion::unverified_issuer(jwt).as_deref() == Some(id.as_str());
+            let lookup = app.clients.get(&id).await?;
+            match lookup.client {
+                Some(c) if !c.disabled && own && c.keys.is_some() => {
                     if super::client_assertion::verify(app, site, &c, jwt, now).await? {
-                        Ok(c)
+                        Ok(Caller::from(c))
                     } else {
                         Err(OAuthError::invalid_client())
                     }
+                }
+                Some(c) if !c.disabled && !own => {
+                    super::federated::authenticate(app, site, c, lookup.cached, jwt, now).await
                 }
                 _ => Err(OAuthError::invalid_client()),
             }
@@ -303,8 +338,6 @@ mod tests {
             self.inner.update_client(c).await
         }
     }
-
-    use std::sync::Arc;
 
     use crate::clock::{Clock as _, ManualClock};
     use crate::store::cache::RECHECK_SECS;

@@ -5,6 +5,7 @@ mod claims_hook;
 pub mod client_assertion;
 pub mod client_auth;
 mod error;
+mod federated;
 pub mod form;
 pub mod grants;
 pub mod introspection;

@@ -21,10 +21,9 @@ use aws_lc_rs::digest;
 use bytes::Bytes;
 use http::Request;
 
-use super::client_auth::{self, Credentials};
+use super::client_auth::{self, Caller, Credentials};
 use super::{ErrorCode, OAuthError};
 use crate::app::{App, Site, SourceAddr};
-use crate::domain::Client;
 
 /// Failed authentications allowed per (client id, source address) in one window.
 pub const MAX_FAILURES: u32 = 10;
@@ -48,7 +47,7 @@ pub async fn authenticate(
     req: &Request<Bytes>,
     creds: &Credentials,
     now: u64,
-) -> Result<std::sync::Arc<Client>, OAuthError> {
+) -> Result<Caller, OAuthError> {
     let err = match client_auth::authenticate(app, site, creds, now).await {
         Ok(c) => return Ok(c),
         Err(e) if e.code == ErrorCode::InvalidClient => e,
@@ -106,7 +105,7 @@ mod tests {
         req: &Request<Bytes>,
         secret: String,
         now: crate::clock::UnixTime,
-    ) -> Result<std::sync::Arc<Client>, OAuthError> {
+    ) -> Result<Caller, OAuthError> {
         let creds = Credentials {
             method: crate::oauth::client_auth::Method::Post,
             client_id: "public-id".into(),

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use serde::Serialize;
 
+use super::client_auth::Caller;
 use super::form::Form;
 use super::grants::outcome::{Granted, RefreshPlan};
 use super::grants::request::TokenRequest;
@@ -15,7 +16,8 @@ use super::request::FormRequest;
 use super::{ErrorCode, OAuthError, client_auth, response};
 use crate::app::{App, Committing, Site};
 use crate::audit;
-use crate::domain::{AccessTokenClaims, Client, GrantType};
+use crate::domain::{AccessTokenClaims, GrantType};
+use crate::federation::PlatformIdentity;
 use crate::jwt::mint::{self, MintError};
 use crate::keys::KeyError;
 use crate::signer::SignError;
@@ -46,7 +48,8 @@ pub async fn handle(
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let now = app.clock.now();
     let creds = client_auth::credentials(form, request.authorization.as_deref())?;
-    let client = crate::oauth::throttle::authenticate(app, site, req, &creds, now).await?;
+    let caller = crate::oauth::throttle::authenticate(app, site, req, &creds, now).await?;
+    let client = &caller.client;
     let grant = supported_grant(grant_name)?;
     if !client.grants.contains(&grant) {
         return Err(OAuthError::new(
@@ -55,7 +58,7 @@ pub async fn handle(
         ));
     }
     let committing = req.extensions().get::<Committing>().cloned();
-    issue(app, site, &client, form, grant, now, committing)
+    issue(app, site, &caller, form, grant, now, committing)
         .await
         .map_err(|e| {
             if e.status().is_server_error() {
@@ -77,12 +80,13 @@ pub async fn handle(
 async fn issue(
     app: &App,
     site: &Site,
-    client: &Client,
+    caller: &Caller,
     form: &Form,
     grant: GrantType,
     now: u64,
     committing: Option<Committing>,
 ) -> Result<Response<Bytes>, OAuthError> {
+    let client = &caller.client;
     let request = TokenRequest::parse(grant, form)?;
     let jti = new_jti()?;
     let mut granted = match &request {
@@ -94,6 +98,14 @@ async fn issue(
         }
         TokenRequest::RefreshToken(r) => refresh_token::grant(app, client, r, now, jti).await?,
     };
+    if let (TokenRequest::ClientCredentials(_), Some(p)) = (&request, &caller.platform) {
+        // The platform claims a federated credential maps, namespaced like every custom claim.
+        for (to, v) in &p.mapped {
+            let name = format!("{}{to}", site.claims_namespace);
+            granted.claims.extra.insert(name, v.clone());
+            granted.size_bound = true;
+        }
+    }
     if client.hook && granted.runs_hook {
         let subject = granted.subject_issuer.as_deref();
         let claims = &mut granted.claims;
@@ -106,7 +118,7 @@ async fn issue(
     }
     let token = sign(app, &granted.claims).await?;
     let refresh = finish_refresh(app, &granted, family, now, committing.as_ref()).await?;
-    audit_issued(app, client, grant, &granted, refresh.is_some());
+    audit_issued(app, caller, grant, &granted, refresh.is_some());
     let c = &granted.claims;
     response::ok_json(&TokenResponse {
         access_token: &token,
@@ -176,8 +188,12 @@ async fn finish_refresh(
     }
 }
 
-fn audit_issued(app: &App, client: &Client, grant: GrantType, granted: &Granted, refresh: bool) {
-    let c = &granted.claims;
+fn audit_issued(app: &App, caller: &Caller, grant: GrantType, granted: &Granted, refresh: bool) {
+    let (client, c) = (&caller.client, &granted.claims);
+    let platform = caller.platform.as_deref();
+    let shown = |f: fn(&PlatformIdentity) -> Option<&str>| {
+        platform.and_then(f).map(super::shown).unwrap_or_default()
+    };
     audit!(
         "token_issued",
         grant = grant.as_str(),
@@ -192,6 +208,10 @@ fn audit_issued(app: &App, client: &Client, grant: GrantType, granted: &Granted,
         hook = if client.hook { app.hook.name() } else { "" },
         subject_issuer = granted.subject_issuer.as_deref().unwrap_or_default(),
         refresh_token = refresh,
+        credential = %shown(|p| Some(p.credential.as_str())),
+        platform_issuer = %shown(|p| Some(p.issuer.as_str())),
+        platform_sub = %shown(|p| Some(p.sub.as_str())),
+        platform_jti = %shown(|p| p.jti.as_deref()),
     );
 }
 

@@ -103,6 +103,7 @@ pub fn sample_client(id: &str) -> Client {
         grants: vec![GrantType::ClientCredentials],
         max_exchange_ttl: None,
         keys: None,
+        federated: vec![],
         introspect: false,
         hook: false,
         attributes: vec![],

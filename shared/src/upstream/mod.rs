@@ -43,6 +43,9 @@ pub struct FetchError {
 
 use crate::net::Https;
 
+mod discovery;
+pub use discovery::{DISCOVERY_FRESH_FOR, DISCOVERY_STALE_FOR, MAX_DISCOVERY_BYTES, discovery_url};
+
 #[derive(Default)]
 struct Entry {
     /// The last JWKS fetched, and when; `None` until a fetch succeeds.
@@ -66,6 +69,8 @@ enum Cached {
 pub struct UpstreamKeys {
     client: OnceLock<Result<Client<Https, Empty<Bytes>>, String>>,
     cache: Mutex<HashMap<String, Entry>>,
+    /// JWKS URIs of OIDC issuers, from their discovery documents.
+    issuers: discovery::Issuers,
 }
 
 impl UpstreamKeys {
@@ -164,6 +169,12 @@ impl UpstreamKeys {
     }
 
     async fn fetch(&self, uri: &str) -> Result<HashMap<String, VerifyingKey>, String> {
+        parse_jwks(&self.fetch_document(uri, MAX_JWKS_BYTES).await?)
+    }
+
+    /// GETs a JSON document: `https` (or loopback `http`), no redirects followed, `200` only,
+    /// at most `limit` bytes within [`FETCH_TIMEOUT`].
+    async fn fetch_document(&self, uri: &str, limit: usize) -> Result<Bytes, String> {
         check_uri(uri)?;
         let client = self.client()?;
         let req = http::Request::get(uri)
@@ -175,7 +186,7 @@ impl UpstreamKeys {
             if resp.status() != http::StatusCode::OK {
                 return Err(format!("answered {}", resp.status()));
             }
-            Limited::new(resp.into_body(), MAX_JWKS_BYTES)
+            Limited::new(resp.into_body(), limit)
                 .collect()
                 .await
                 .map(|b| b.to_bytes())
@@ -183,7 +194,7 @@ impl UpstreamKeys {
         })
         .await
         .map_err(|_| format!("no answer within {FETCH_TIMEOUT:?}"))??;
-        parse_jwks(&body)
+        Ok(body)
     }
 }
 
