@@ -99,6 +99,63 @@ pub enum ClientCommand {
     },
     /// Disable a client: it can no longer authenticate.
     Disable { id: String },
+    /// Let a platform's OIDC tokens (GitHub Actions, GitLab CI, Kubernetes, AWS) authenticate
+    /// as this client when they satisfy a CEL condition (docs/federation.md).
+    Federate(FederateArgs),
+    /// List a client's federated credentials.
+    Federations {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove one of a client's federated credentials.
+    Unfederate {
+        id: String,
+        /// The credential's name (see `client federations`).
+        name: String,
+    },
+    /// Check a platform token against a client's federated credentials as the token endpoint
+    /// would, and print every check; exits 0 if it would authenticate, 1 if not.
+    Explain {
+        id: String,
+        /// The platform token, or - to read it from standard input.
+        #[arg(long)]
+        token: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args, Clone, Default)]
+pub struct CredentialArgs {
+    /// A CEL expression over the platform token's claims, e.g.
+    /// 'claims.repository_id == "123456" && claims.ref == "refs/heads/main"'.
+    #[arg(long)]
+    pub condition: Option<String>,
+    /// github-actions, gitlab-ci, kubernetes or generic (inferred for the public GitHub and
+    /// GitLab issuers, else generic).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// The aud the platform's tokens carry (default: tokenmint's issuer identifier).
+    #[arg(long)]
+    pub token_audience: Option<String>,
+    /// Copy a platform claim into issued tokens, under the claims namespace: from=to
+    /// (repeatable).
+    #[arg(long = "map-claim")]
+    pub map_claims: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct FederateArgs {
+    pub id: String,
+    /// The platform's OIDC issuer, exactly as its tokens' iss.
+    #[arg(long)]
+    pub issuer: String,
+    /// A name for the credential (default: the profile's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub credential: CredentialArgs,
 }
 
 #[derive(clap::Args)]
@@ -139,6 +196,15 @@ pub struct CreateClientArgs {
     /// https URL. No secret is made.
     #[arg(long)]
     pub jwks: Option<String>,
+    /// Authenticate with this platform's OIDC tokens instead of a secret (needs --condition;
+    /// docs/federation.md). No secret is made.
+    #[arg(long, requires = "condition")]
+    pub federated_issuer: Option<String>,
+    /// The federated credential's name (default: the profile's name).
+    #[arg(long, requires = "federated_issuer")]
+    pub credential_name: Option<String>,
+    #[command(flatten)]
+    pub credential: CredentialArgs,
     /// Print {"client_id": ..., "client_secret": ...} as JSON.
     #[arg(long)]
     pub json: bool,

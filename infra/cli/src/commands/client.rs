@@ -32,6 +32,20 @@ pub async fn run(cmd: ClientCommand, ctx: &Context) -> Result<()> {
             }
             Ok(())
         }
+        ClientCommand::Federate(args) => super::federation::federate(args, ctx).await,
+        ClientCommand::Federations { id, json } => super::federation::list(&id, json, ctx).await,
+        ClientCommand::Unfederate { id, name } => {
+            let c = tokenmint::federation::unfederate(store, &id, &name).await?;
+            eprintln!(
+                "client {} no longer accepts credential {name} ({} left)",
+                c.id,
+                c.federated.len()
+            );
+            Ok(())
+        }
+        ClientCommand::Explain { id, token, json } => {
+            super::federation::explain(&id, &token, json, ctx).await
+        }
         ClientCommand::Disable { id } => {
             let c = admin::disable_client(store, &id).await?;
             eprintln!(
@@ -44,9 +58,11 @@ pub async fn run(cmd: ClientCommand, ctx: &Context) -> Result<()> {
     }
 }
 
-/// A client with a secret, printed once, or with public keys (`--jwks`) and none.
+/// A client with a secret, printed once; or with public keys (`--jwks`) or a federated
+/// credential (`--federated-issuer`), and none.
 async fn create(args: CreateClientArgs, ctx: &Context) -> Result<()> {
     let (store, now, json) = (ctx.stores.clients.as_ref(), SystemClock.now(), args.json);
+    let federated = super::federation::credential_of_create(&args)?;
     let spec = NewClient {
         keys: args.jwks.as_deref().map(client_keys).transpose()?,
         grants: args.grants,
@@ -60,6 +76,19 @@ async fn create(args: CreateClientArgs, ctx: &Context) -> Result<()> {
         hook: args.hook,
         attributes: args.attributes,
     };
+    if let Some(cred) = federated {
+        let c = tokenmint::federation::create_federated_client(store, &ctx.config, spec, cred, now)
+            .await?;
+        if json {
+            return print_json(&serde_json::json!({"client_id": c.id.as_str()}));
+        }
+        println!("client_id: {}", c.id);
+        eprintln!(
+            "authenticates with federated credential {}; it has no secret",
+            c.federated[0].name
+        );
+        return Ok(());
+    }
     if spec.keys.is_none() {
         let (c, secret) = admin::create_client(store, &ctx.config, spec, now).await?;
         return print_secret(c.id.as_str(), secret.expose(), json);

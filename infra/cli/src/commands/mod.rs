@@ -3,6 +3,7 @@
 
 mod client;
 mod delegation;
+mod federation;
 mod issuer;
 mod keys;
 mod scope;

@@ -14,15 +14,19 @@ pub async fn run(cmd: TokenCommand) -> Result<()> {
     }
 }
 
+/// A token given on the command line, or `-` for standard input.
+pub(super) fn read_token(token: &str) -> Result<String> {
+    if token != "-" {
+        return Ok(token.to_owned());
+    }
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+        .map_err(CliError::io("cannot read the token from standard input"))?;
+    Ok(s.trim().to_owned())
+}
+
 async fn decode(token: &str, jwks: Option<&str>) -> Result<()> {
-    let token = if token == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(CliError::io("cannot read the token from standard input"))?;
-        s.trim().to_owned()
-    } else {
-        token.to_owned()
-    };
+    let token = read_token(token)?;
     let parts: Vec<&str> = token.split('.').collect();
     let [header, payload, _] = parts[..] else {
         return Err(CliError::message(
