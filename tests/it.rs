@@ -14,6 +14,7 @@ mod it {
     mod dynamodb;
     mod exchange;
     mod faults;
+    mod federation;
     mod hook;
     mod hook_transports;
     mod idp;

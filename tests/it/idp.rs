@@ -3,7 +3,7 @@
 //! did not make.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http_body_util::Full;
@@ -24,6 +24,10 @@ pub struct Idp {
     pub jwks_uri: String,
     /// How many times the JWKS was fetched.
     pub fetches: Arc<AtomicU32>,
+    /// How many times the OIDC discovery document was fetched.
+    pub discoveries: Arc<AtomicU32>,
+    /// While set, every request is answered 503.
+    pub down: Arc<AtomicBool>,
     keys: Arc<Mutex<Vec<(String, EncodingKey, Value)>>>,
 }
 
@@ -35,25 +39,42 @@ impl Idp {
             issuer: format!("{base}/"),
             jwks_uri: format!("{base}/.well-known/jwks.json"),
             fetches: Arc::new(AtomicU32::new(0)),
+            discoveries: Arc::new(AtomicU32::new(0)),
+            down: Arc::new(AtomicBool::new(false)),
             keys: Arc::new(Mutex::new(vec![])),
         };
         idp.add_key();
         let (keys, fetches) = (idp.keys.clone(), idp.fetches.clone());
+        let (discoveries, down) = (idp.discoveries.clone(), idp.down.clone());
+        let discovery = json!({"issuer": idp.issuer, "jwks_uri": idp.jwks_uri}).to_string();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 let (keys, fetches) = (keys.clone(), fetches.clone());
-                let service = hyper::service::service_fn(move |_req| {
-                    fetches.fetch_add(1, Ordering::SeqCst);
-                    let jwks: Vec<Value> =
-                        keys.lock().unwrap().iter().map(|k| k.2.clone()).collect();
-                    let body = json!({ "keys": jwks }).to_string();
+                let (discoveries, down, discovery) =
+                    (discoveries.clone(), down.clone(), discovery.clone());
+                let service = hyper::service::service_fn(move |req: http::Request<_>| {
+                    let body = if down.load(Ordering::SeqCst) {
+                        None
+                    } else if req.uri().path() == "/.well-known/openid-configuration" {
+                        discoveries.fetch_add(1, Ordering::SeqCst);
+                        Some(discovery.clone())
+                    } else {
+                        fetches.fetch_add(1, Ordering::SeqCst);
+                        let jwks: Vec<Value> =
+                            keys.lock().unwrap().iter().map(|k| k.2.clone()).collect();
+                        Some(json!({ "keys": jwks }).to_string())
+                    };
                     async move {
-                        Ok::<_, Infallible>(http::Response::new(Full::new(bytes::Bytes::from(
-                            body,
-                        ))))
+                        let mut r = http::Response::new(Full::new(bytes::Bytes::from(
+                            body.clone().unwrap_or_default(),
+                        )));
+                        if body.is_none() {
+                            *r.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                        Ok::<_, Infallible>(r)
                     }
                 });
                 tokio::spawn(

@@ -16,7 +16,7 @@ use super::runtime_api::{Function, Outcome};
 
 /// The API Gateway domain in the fixtures (API `abc123xyz0` in the emulator's region): with an
 /// empty TOKENMINT_ISSUER, the API's id and the region name the issuer.
-const DOMAIN: &str = "abc123xyz0.execute-api.us-east-1.amazonaws.com";
+pub const DOMAIN: &str = "abc123xyz0.execute-api.us-east-1.amazonaws.com";
 
 fn fixture(name: &str, pairs: &[(&str, &str)]) -> Value {
     let path = format!("{}/fixtures/apigw-v2/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -27,7 +27,7 @@ fn fixture(name: &str, pairs: &[(&str, &str)]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn post(path: &str, authorization: &str, body: &str) -> Value {
+pub fn post(path: &str, authorization: &str, body: &str) -> Value {
     fixture(
         "post-form.json",
         &[
@@ -44,13 +44,13 @@ fn get(path: &str) -> Value {
 }
 
 /// An API Gateway v2 response: status, headers and the decoded body.
-struct Answer {
-    status: u64,
-    headers: Value,
-    body: Value,
+pub struct Answer {
+    pub status: u64,
+    pub headers: Value,
+    pub body: Value,
 }
 
-fn answer(outcome: Outcome) -> Answer {
+pub fn answer(outcome: Outcome) -> Answer {
     let Outcome::Response(r) = outcome else {
         panic!("the function failed: {outcome:?}");
     };

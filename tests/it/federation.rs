@@ -1,0 +1,531 @@
+//! Workload identity federation end to end (docs/federation.md): a build job presents the OIDC
+//! token its platform gave it (here a fake platform on loopback, with a discovery document and
+//! a JWKS) as an RFC 7523 client assertion, and gets the client's token when the client's CEL
+//! condition holds.
+
+use std::sync::atomic::Ordering;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use tokenmint::admin::NewClient;
+use tokenmint::federation::{self, NewCredential};
+use tokenmint::{Clock, SystemClock};
+
+use super::exchange::payload;
+use super::harness::{API, Reply, Server, url_encode};
+use super::idp::Idp;
+
+const TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const TE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
+const CONDITION: &str = r#"claims.repository_id == "42" && claims.ref == "refs/heads/main" && claims.event_name != "pull_request_target""#;
+
+/// A platform token of the job: GitHub Actions' claims, addressed to the server.
+fn job_token(idp: &Idp, s: &Server, over: Value) -> String {
+    let mut claims = json!({
+        "sub": "repo:octo-org/app:ref:refs/heads/main",
+        "aud": s.base,
+        "scope": null,
+        "jti": format!("job-{}", SystemClock.now()),
+        "repository": "octo-org/app",
+        "repository_id": "42",
+        "repository_owner_id": "7",
+        "ref": "refs/heads/main",
+        "event_name": "push",
+        "run_id": "9001",
+    });
+    for (k, v) in over.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    idp.token_typ(Some("JWT"), claims)
+}
+
+/// Registers `id`, authenticated only by `idp`'s tokens satisfying [`CONDITION`].
+async fn federated_client(s: &Server, idp: &Idp, id: &str, f: impl FnOnce(&mut NewClient)) {
+    let mut spec = NewClient {
+        id: id.into(),
+        scopes: "update:builds read:builds".into(),
+        audiences: vec![API.into()],
+        introspect: true,
+        ..Default::default()
+    };
+    f(&mut spec);
+    federation::create_federated_client(
+        s.stores.clients.as_ref(),
+        &s.config,
+        spec,
+        NewCredential {
+            issuer: idp.issuer.clone(),
+            condition: CONDITION.into(),
+            map_claims: vec!["repository=repo".into(), "run_id=run".into()],
+            ..Default::default()
+        },
+        s.clock.now(),
+    )
+    .await
+    .unwrap();
+}
+
+/// POSTs with the platform token as the client assertion.
+async fn post_as(s: &Server, path: &str, client_id: Option<&str>, jwt: &str, body: &str) -> Reply {
+    let id = client_id.map_or(String::new(), |c| format!("&client_id={c}"));
+    s.post(
+        path,
+        &format!(
+            "{body}{id}&client_assertion_type={}&client_assertion={}",
+            url_encode(TYPE),
+            url_encode(jwt)
+        ),
+        None,
+    )
+    .await
+}
+
+async fn token_as(s: &Server, client_id: &str, jwt: &str) -> Reply {
+    post_as(
+        s,
+        "/oauth2/token",
+        Some(client_id),
+        jwt,
+        "grant_type=client_credentials",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_build_job_authenticates_with_its_platform_token() {
+    let s = Server::start().await;
+    let ci = Idp::start().await;
+    federated_client(&s, &ci, "deploy", |_| {}).await;
+    let jwt = job_token(&ci, &s, json!({}));
+    let r = token_as(&s, "deploy", &jwt).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let token = r.json["access_token"].as_str().unwrap().to_owned();
+    let c = s.verify_independently(&token, API).await;
+    assert_eq!(
+        (c["sub"].as_str(), c["client_id"].as_str()),
+        (Some("deploy"), Some("deploy"))
+    );
+    assert_eq!(c[format!("{}/claims/repo", s.base)], "octo-org/app");
+    assert_eq!(c[format!("{}/claims/run", s.base)], "9001");
+    // A platform token is the job's credential for its whole life, as a secret would be: it
+    // may be presented again (GitHub hands out one token per request, not per use).
+    assert_eq!(token_as(&s, "deploy", &jwt).await.status, 200);
+    // One discovery document and one JWKS fetch, then the cache.
+    assert_eq!(ci.discoveries.load(Ordering::SeqCst), 1);
+    assert_eq!(ci.fetches.load(Ordering::SeqCst), 1);
+    // The same credential serves introspection and revocation.
+    let r = post_as(
+        &s,
+        "/oauth2/introspect",
+        Some("deploy"),
+        &jwt,
+        &format!("token={token}"),
+    )
+    .await;
+    assert_eq!(
+        (r.status, &r.json["active"]),
+        (200, &json!(true)),
+        "{}",
+        r.text
+    );
+    let r = post_as(
+        &s,
+        "/oauth2/revoke",
+        Some("deploy"),
+        &jwt,
+        &format!("token={token}"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = post_as(
+        &s,
+        "/oauth2/introspect",
+        Some("deploy"),
+        &jwt,
+        &format!("token={token}"),
+    )
+    .await;
+    assert_eq!(r.json["active"], false);
+    // The array form of a single audience is the same audience.
+    let one = job_token(&ci, &s, json!({"aud": [s.base]}));
+    assert_eq!(token_as(&s, "deploy", &one).await.status, 200);
+}
+
+/// Signs `payload` under `header` with nothing: for the alg-none and forged cases.
+fn unsigned(header: Value, payload: &Value) -> String {
+    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    format!("{}.{}.", enc(&header), enc(payload))
+}
+
+#[tokio::test]
+async fn hostile_and_mismatched_platform_tokens_are_invalid_client() {
+    let s = Server::start().await;
+    let ci = Idp::start().await;
+    let elsewhere = Idp::start().await;
+    federated_client(&s, &ci, "deploy", |_| {}).await;
+    let secret_client = s.client("plain").await;
+    let now = SystemClock.now();
+    let valid = job_token(&ci, &s, json!({}));
+    let claims = payload(&valid);
+    let kid = jsonwebtoken::decode_header(&valid).unwrap().kid.unwrap();
+    let tampered = {
+        let mut parts: Vec<String> = valid.split('.').map(String::from).collect();
+        let mut p = claims.clone();
+        p["repository_id"] = json!("43");
+        parts[1] = URL_SAFE_NO_PAD.encode(p.to_string());
+        parts.join(".")
+    };
+    let mut cases: Vec<(&str, String)> = vec![
+        (
+            "condition false",
+            job_token(&ci, &s, json!({"repository_id": "43"})),
+        ),
+        (
+            "fork PR event",
+            job_token(&ci, &s, json!({"event_name": "pull_request_target"})),
+        ),
+        (
+            "claim missing",
+            job_token(&ci, &s, json!({"repository_id": null})),
+        ),
+        (
+            "claim of another type",
+            job_token(&ci, &s, json!({"repository_id": 42})),
+        ),
+        (
+            "expired",
+            job_token(&ci, &s, json!({"iat": now - 900, "exp": now - 60})),
+        ),
+        (
+            "not yet valid",
+            job_token(&ci, &s, json!({"nbf": now + 600})),
+        ),
+        ("no exp", job_token(&ci, &s, json!({"exp": null}))),
+        (
+            "wrong audience",
+            job_token(&ci, &s, json!({"aud": "https://other.example"})),
+        ),
+        (
+            "audience of several",
+            job_token(&ci, &s, json!({"aud": [s.base, "https://other.example"]})),
+        ),
+        ("no audience", job_token(&ci, &s, json!({"aud": null}))),
+        ("untrusted issuer", job_token(&elsewhere, &s, json!({}))),
+        ("tampered payload", tampered),
+        (
+            "alg none",
+            unsigned(json!({"alg": "none", "kid": kid}), &claims),
+        ),
+        (
+            "alg HS256",
+            unsigned(json!({"alg": "HS256", "kid": kid, "typ": "JWT"}), &claims),
+        ),
+        (
+            "jku elsewhere",
+            unsigned(
+                json!({"alg": "ES256", "kid": kid, "jku": elsewhere.jwks_uri}),
+                &claims,
+            ),
+        ),
+        (
+            "x5u elsewhere",
+            unsigned(
+                json!({"alg": "ES256", "kid": kid, "x5u": elsewhere.jwks_uri}),
+                &claims,
+            ),
+        ),
+        ("no kid", unsigned(json!({"alg": "ES256"}), &claims)),
+        ("not a JWT", "garbage".into()),
+        ("empty", String::new()),
+        ("oversized", "a".repeat(20_000)),
+    ];
+    // Last: from here on the platform signs with a key its JWKS does not publish.
+    ci.add_key_published(false);
+    cases.push(("trusted iss, another key", job_token(&ci, &s, json!({}))));
+    for (i, (name, jwt)) in cases.iter().enumerate() {
+        // Past ten failures from one address a client is answered 429: start a new window.
+        if i % 8 == 7 {
+            s.clock.advance(tokenmint::oauth::throttle::WINDOW_SECS);
+        }
+        let r = token_as(&s, "deploy", jwt).await;
+        r.assert_error(401, "invalid_client");
+        assert!(
+            !r.text.contains("condition"),
+            "{name}: the answer tells nothing: {}",
+            r.text
+        );
+    }
+    s.clock.advance(tokenmint::oauth::throttle::WINDOW_SECS);
+    // The right token for the wrong client, or with no client_id (its sub names no client).
+    let r = token_as(&s, &secret_client.id, &valid).await;
+    r.assert_error(401, "invalid_client");
+    let r = post_as(
+        &s,
+        "/oauth2/token",
+        None,
+        &valid,
+        "grant_type=client_credentials",
+    )
+    .await;
+    r.assert_error(401, "invalid_client");
+    let r = token_as(&s, "nobody", &valid).await;
+    r.assert_error(401, "invalid_client");
+    // Attacker-chosen header fields and untrusted issuers caused no fetch anywhere else.
+    assert_eq!(elsewhere.fetches.load(Ordering::SeqCst), 0);
+    assert_eq!(elsewhere.discoveries.load(Ordering::SeqCst), 0);
+    // The unknown kid refetched the JWKS once (at most once per 30 s), not once per request.
+    s.clock.advance(tokenmint::oauth::throttle::WINDOW_SECS);
+    let before = ci.fetches.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        let jwt = job_token(&ci, &s, json!({}));
+        token_as(&s, "deploy", &jwt)
+            .await
+            .assert_error(401, "invalid_client");
+    }
+    assert_eq!(ci.fetches.load(Ordering::SeqCst), before);
+    assert!(before <= 2, "{before} JWKS fetches");
+    // After all that, the valid token still works: refusals lock nothing out.
+    assert_eq!(token_as(&s, "deploy", &valid).await.status, 200);
+    audit_says(
+        "federated_authentication_refused",
+        "deploy",
+        "condition: false",
+    );
+}
+
+/// When the test log is kept (infra/test sets TOKENMINT_TEST_LOG), some `event` line for
+/// `client_id` contains `needle`.
+fn audit_says(event: &str, client_id: &str, needle: &str) {
+    let Some(path) = std::env::var_os("TOKENMINT_TEST_LOG") else {
+        return;
+    };
+    let log = std::fs::read_to_string(path).unwrap();
+    let found = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .any(|l| {
+            let f = &l["fields"];
+            f["event"] == event && f["client_id"] == client_id && l.to_string().contains(needle)
+        });
+    assert!(found, "no {event} event for {client_id} saying {needle:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_platform_fails_closed_with_503_and_cached_keys_keep_serving() {
+    let s = Server::start().await;
+    let ci = Idp::start().await;
+    federated_client(&s, &ci, "deploy", |_| {}).await;
+    // Never reachable: no cached key can decide.
+    let down = Idp::start().await;
+    down.down.store(true, Ordering::SeqCst);
+    federated_client(&s, &down, "outage", |_| {}).await;
+    let r = token_as(&s, "outage", &job_token(&down, &s, json!({}))).await;
+    r.assert_error(503, "temporarily_unavailable");
+    assert!(r.header("retry-after").is_some());
+    // Reachable once, then down: the cached keys decide.
+    assert_eq!(
+        token_as(&s, "deploy", &job_token(&ci, &s, json!({})))
+            .await
+            .status,
+        200
+    );
+    ci.down.store(true, Ordering::SeqCst);
+    assert_eq!(
+        token_as(&s, "deploy", &job_token(&ci, &s, json!({})))
+            .await
+            .status,
+        200
+    );
+    // A token naming a key the cached JWKS lacks is refused, not answered 503: the cache
+    // decides while the platform is down.
+    ci.add_key();
+    token_as(&s, "deploy", &job_token(&ci, &s, json!({})))
+        .await
+        .assert_error(401, "invalid_client");
+}
+
+#[tokio::test]
+async fn a_federated_build_job_exchanges_a_users_token_and_keeps_the_user() {
+    let s = Server::start().await;
+    let users = Idp::start().await;
+    users.trust_on(&s, |_| {}).await;
+    let ci = Idp::start().await;
+    federated_client(&s, &ci, "build-job", |c| {
+        c.grants = vec!["token-exchange".into()];
+    })
+    .await;
+    let user = users.token(json!({}));
+    let job = job_token(&ci, &s, json!({}));
+    let r = post_as(
+        &s,
+        "/oauth2/token",
+        Some("build-job"),
+        &job,
+        &format!(
+            "grant_type={}&subject_token={user}&subject_token_type={}&scope=update:builds",
+            url_encode(TE),
+            url_encode(AT)
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let c = s
+        .verify_independently(r.json["access_token"].as_str().unwrap(), API)
+        .await;
+    assert_eq!(c["sub"], "u1");
+    assert_eq!(c["scope"], "update:builds");
+    assert_eq!(c["act"]["sub"], "build-job");
+    // The platform's claims are mapped into the job's own tokens only, not a user's.
+    assert!(c.get(format!("{}/claims/repo", s.base)).is_none());
+    // A job that may not exchange is told so, after authenticating.
+    federated_client(&s, &ci, "cc-only", |_| {}).await;
+    let r = post_as(
+        &s,
+        "/oauth2/token",
+        Some("cc-only"),
+        &job,
+        &format!(
+            "grant_type={}&subject_token={user}&subject_token_type={}",
+            url_encode(TE),
+            url_encode(AT)
+        ),
+    )
+    .await;
+    r.assert_error(400, "unauthorized_client");
+}
+
+#[tokio::test]
+async fn a_credential_added_to_a_cached_client_works_at_once() {
+    let s = Server::start().await;
+    let ci = Idp::start().await;
+    let plain = s.client("both").await;
+    // The secret client is now cached by the server.
+    s.token(&plain, "").await;
+    federation::federate(
+        s.stores.clients.as_ref(),
+        &s.config,
+        "both",
+        NewCredential {
+            issuer: ci.issuer.clone(),
+            condition: r#"claims.repository_id == "42""#.into(),
+            ..Default::default()
+        },
+        s.clock.now(),
+    )
+    .await
+    .unwrap();
+    let r = token_as(&s, "both", &job_token(&ci, &s, json!({}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The secret still works beside it.
+    s.token(&plain, "").await;
+    audit_says("client_federated", "both", "generic");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_function_authenticates_a_federated_client_over_dynamodb() {
+    use super::lambda::{DOMAIN, answer, post};
+    use super::runtime_api::Function;
+    let table = super::dynamodb::fresh_table().await;
+    let key_id = super::kms::new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
+    let config = tokenmint::Config::from_lookup(|_| None).unwrap();
+    let ci = Idp::start().await;
+    federation::create_federated_client(
+        &table,
+        &config,
+        NewClient {
+            id: "deploy".into(),
+            scopes: "update:builds".into(),
+            audiences: vec![API.into()],
+            ..Default::default()
+        },
+        NewCredential {
+            issuer: ci.issuer.clone(),
+            condition: CONDITION.into(),
+            ..Default::default()
+        },
+        SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    // A second client, whose platform is down and of which nothing is cached.
+    let down = Idp::start().await;
+    down.down.store(true, Ordering::SeqCst);
+    federation::create_federated_client(
+        &table,
+        &config,
+        NewClient {
+            id: "outage".into(),
+            scopes: "update:builds".into(),
+            audiences: vec![API.into()],
+            ..Default::default()
+        },
+        NewCredential {
+            issuer: down.issuer.clone(),
+            condition: "true".into(),
+            ..Default::default()
+        },
+        SystemClock.now(),
+    )
+    .await
+    .unwrap();
+    let store = format!("dynamodb:{}", table.table());
+    let signer = format!("kms:{key_id}");
+    let env = [
+        ("TOKENMINT_STORE", store.as_str()),
+        ("TOKENMINT_SIGNER", signer.as_str()),
+        ("TOKENMINT_ISSUER", ""),
+    ];
+    let mut token_fn = Function::start("token", &env).await;
+    // The issuer the function derives from the API's domain is the audience by default.
+    let issuer = format!("https://{DOMAIN}");
+    let claims = |aud: &str| {
+        json!({
+            "sub": "repo:octo-org/app:ref:refs/heads/main", "aud": aud, "scope": null,
+            "repository_id": "42", "ref": "refs/heads/main", "event_name": "push",
+        })
+    };
+    let event = |client_id: &str, jwt: &str| {
+        let body = format!(
+            "grant_type=client_credentials&client_id={client_id}&client_assertion_type={}&client_assertion={}",
+            url_encode(TYPE),
+            url_encode(jwt)
+        );
+        let mut e = post("/oauth2/token", "", &body);
+        e["headers"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorization");
+        e
+    };
+    let good = ci.token_typ(Some("JWT"), claims(&issuer));
+    let a = answer(token_fn.invoke(event("deploy", &good)).await);
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let token = a.body["access_token"].as_str().unwrap();
+    let c = payload(token);
+    assert_eq!(
+        (c["sub"].as_str(), c["iss"].as_str()),
+        (Some("deploy"), Some(issuer.as_str()))
+    );
+    let wrong = ci.token_typ(Some("JWT"), claims("http://127.0.0.1:8080"));
+    let a = answer(token_fn.invoke(event("deploy", &wrong)).await);
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // The platform down and nothing cached: 503, never a token.
+    let a = answer(
+        token_fn
+            .invoke(event(
+                "outage",
+                &down.token_typ(Some("JWT"), claims(&issuer)),
+            ))
+            .await,
+    );
+    assert_eq!(
+        (a.status, a.body["error"].as_str()),
+        (503, Some("temporarily_unavailable"))
+    );
+    assert!(a.headers.get("retry-after").is_some(), "{:?}", a.headers);
+}
