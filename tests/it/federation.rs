@@ -529,3 +529,97 @@ async fn the_token_function_authenticates_a_federated_client_over_dynamodb() {
     );
     assert!(a.headers.get("retry-after").is_some(), "{:?}", a.headers);
 }
+
+/// `tokenmint client explain`, run as the operator runs it, over the server's own store.
+fn explain(s: &Server, args: &[&str]) -> std::process::Output {
+    let bin = super::runtime_api::bin_dir().join("tokenmint");
+    assert!(bin.exists(), "{} is missing: run infra/test", bin.display());
+    std::process::Command::new(bin)
+        .args(["client", "explain"])
+        .args(args)
+        .env(
+            "TOKENMINT_STORE",
+            format!("sqlite:{}", s.data_dir().join("t.db").display()),
+        )
+        .env("TOKENMINT_ISSUER", &s.base)
+        .output()
+        .unwrap()
+}
+
+// Two workers: the CLI runs as a blocking child process while the fake platform answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_shows_every_check_and_agrees_with_the_token_endpoint() {
+    let s = Server::start().await;
+    let ci = Idp::start().await;
+    federated_client(&s, &ci, "deploy", |_| {}).await;
+    let good = job_token(&ci, &s, json!({}));
+    let o = explain(&s, &["deploy", "--token", &good]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for line in [
+        "credential generic (issuer",
+        "pass  issuer",
+        "pass  signature  ES256",
+        "pass  expiry",
+        &format!("pass  audience   {}", s.base),
+        "pass  condition  true",
+        "claims.repository_id = \"42\"",
+        "claims.event_name = \"push\"",
+        "result: the token authenticates as client deploy with credential generic",
+    ] {
+        assert!(out.contains(line), "{line:?} not in:\n{out}");
+    }
+    assert_eq!(token_as(&s, "deploy", &good).await.status, 200);
+
+    let fork = job_token(&ci, &s, json!({"ref": "refs/pull/7/merge"}));
+    let o = explain(&s, &["deploy", "--token", &fork, "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["authenticates"], false);
+    let checks = &report["report"]["credentials"][0]["checks"];
+    assert_eq!(
+        checks[4],
+        json!({"check": "condition", "ok": false, "detail": "false"})
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("would not authenticate as client deploy: generic: condition: false"),
+        "{err}"
+    );
+    token_as(&s, "deploy", &fork)
+        .await
+        .assert_error(401, "invalid_client");
+
+    // Read from standard input; an issuer the client does not trust is named.
+    let other = Idp::start().await;
+    let mut child = std::process::Command::new(super::runtime_api::bin_dir().join("tokenmint"))
+        .args(["client", "explain", "deploy", "--token", "-"])
+        .env(
+            "TOKENMINT_STORE",
+            format!("sqlite:{}", s.data_dir().join("t.db").display()),
+        )
+        .env("TOKENMINT_ISSUER", &s.base)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    let untrusted = job_token(&other, &s, json!({}));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(untrusted.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("FAIL  issuer     the token's iss is"), "{out}");
+    assert_eq!(other.fetches.load(Ordering::SeqCst), 0);
+}

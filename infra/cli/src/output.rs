@@ -65,6 +65,9 @@ pub struct ClientView<'a> {
     token_endpoint_auth_method: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     jwks_uri: Option<&'a str>,
+    /// The names of its federated credentials (`client federations` shows them in full).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    federated_credentials: Vec<&'a str>,
     introspect: bool,
     hook: bool,
     attributes: &'a [ClientAttribute],
@@ -89,11 +92,14 @@ impl<'a> From<&'a Client> for ClientView<'a> {
             audiences: c.audiences.iter().map(|a| a.as_str()).collect(),
             token_ttl: c.token_ttl,
             grants: c.grants.iter().map(|g| g.as_str()).collect(),
-            token_endpoint_auth_method: if c.keys.is_some() {
+            token_endpoint_auth_method: if c.keys.is_some()
+                || (c.secrets.is_empty() && !c.federated.is_empty())
+            {
                 "private_key_jwt"
             } else {
                 "client_secret_basic"
             },
+            federated_credentials: c.federated.iter().map(|f| f.name.as_str()).collect(),
             jwks_uri: match &c.keys {
                 Some(ClientKeys::JwksUri(u)) => Some(u),
                 _ => None,

@@ -1009,3 +1009,112 @@ fn mapped_claims_never_take_names_tokenmint_issues() {
     );
     assert_one_sentence_error(&o, "--id-tokens needs --max-scope");
 }
+
+#[test]
+fn federated_credentials_are_checked_before_anything_is_stored() {
+    let d = data_dir("federated");
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            "create",
+            "--id",
+            "deploy",
+            "--scope",
+            "update:builds",
+            "--audience",
+            "https://api.example.com",
+            "--federated-issuer",
+            "https://token.actions.githubusercontent.com",
+        ];
+        args.extend_from_slice(extra);
+        run(&d, &args)
+    };
+    // A shared issuer's condition must bind an immutable id; the error says which.
+    let o = create(&["--condition", r#"claims.repository == "octo-org/app""#]);
+    assert_one_sentence_error(&o, "claims.repository_id or claims.repository_owner_id");
+    let o = create(&["--condition", "claims.repository_id =="]);
+    assert_one_sentence_error(&o, "not valid CEL");
+    let o = create(&["--condition", "claim.repository_id == \"1\""]);
+    assert_one_sentence_error(&o, "the token's payload is claims");
+    let o = create(&[
+        "--condition",
+        r#"claims.repository == "o/r""#,
+        "--profile",
+        "generic",
+    ]);
+    assert_one_sentence_error(&o, "its profile is github-actions");
+    let o = run(
+        &d,
+        &[
+            "client",
+            "create",
+            "--id",
+            "x",
+            "--scope",
+            "a",
+            "--audience",
+            "b",
+            "--condition",
+            "true",
+        ],
+    );
+    assert!(!o.status.success());
+    let listed = json(&run(&d, &["client", "list", "--json"]));
+    assert_eq!(listed, serde_json::json!([]), "nothing was stored");
+
+    // A good one: no secret is made or printed.
+    let o = create(&[
+        "--condition",
+        r#"claims.repository_id == "42" && claims.ref == "refs/heads/main""#,
+        "--map-claim",
+        "repository=repo",
+        "--json",
+    ]);
+    let created = json(&o);
+    assert_eq!(created, serde_json::json!({"client_id": "deploy"}));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("secret:"));
+    let o = run(
+        &d,
+        &[
+            "client",
+            "federate",
+            "deploy",
+            "--issuer",
+            "https://gitlab.example",
+            "--profile",
+            "gitlab-ci",
+            "--condition",
+            r#"claims.project_id == "7""#,
+            "--name",
+            "gitlab",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let creds = json(&run(&d, &["client", "federations", "deploy", "--json"]));
+    let names: Vec<&str> = creds
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["github-actions", "gitlab"]);
+    assert_eq!(creds[0]["profile"], "github-actions");
+    assert_eq!(
+        creds[0]["map_claims"],
+        serde_json::json!(["repository=repo"])
+    );
+    let shown = json(&run(&d, &["client", "show", "deploy"]));
+    assert_eq!(shown["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(
+        shown["federated_credentials"],
+        serde_json::json!(["github-actions", "gitlab"])
+    );
+    let o = run(&d, &["client", "unfederate", "deploy", "gitlab"]);
+    assert!(o.status.success());
+    let o = run(&d, &["client", "unfederate", "deploy", "gitlab"]);
+    assert_one_sentence_error(&o, "no federated credential named \"gitlab\"");
+    // Explain needs a token of some shape; a malformed one is refused, exit 1.
+    let o = run(&d, &["client", "explain", "deploy", "--token", "not-a-jwt"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("token: the token is refused"));
+}

@@ -33,9 +33,9 @@ pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// The most keys kept from one JWKS.
 pub const MAX_KEYS: usize = 64;
 
-/// A JWKS could not be fetched or read, and no usable copy is cached.
+/// A JWKS or discovery document could not be fetched or read, and no usable copy is cached.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot fetch the JWKS at {uri}: {reason}")]
+#[error("cannot fetch {uri}: {reason}")]
 pub struct FetchError {
     pub uri: String,
     pub reason: String,
