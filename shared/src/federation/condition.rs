@@ -74,6 +74,9 @@ pub struct Condition {
     env: Arc<Env>,
     /// The top-level claims it reads, in the order written.
     reads: Vec<String>,
+    /// Whether it uses `claims` as a whole (`size(claims)`, `claims.exists(…)`), not only
+    /// claims of it by name: then the whole payload is bound, else only the claims it reads.
+    whole: bool,
 }
 
 impl std::fmt::Debug for Condition {
@@ -101,7 +104,19 @@ impl Condition {
 
     /// Evaluates the condition over `claims`. Never panics on the token's content.
     pub fn evaluate(&self, claims: &Map<String, Json>) -> Outcome {
-        let value = match cel::to_value(claims) {
+        // Converting the payload to CEL values is most of an evaluation's cost: convert only
+        // what the condition can see.
+        let converted = if self.whole {
+            cel::to_value(claims)
+        } else {
+            let read: Map<String, Json> = self
+                .reads
+                .iter()
+                .filter_map(|k| claims.get(k).map(|v| (k.clone(), v.clone())))
+                .collect();
+            cel::to_value(&read)
+        };
+        let value = match converted {
             Ok(v) => v,
             Err(e) => return Outcome::NotTrue(format!("the claims are not CEL values: {e}")),
         };
@@ -218,6 +233,7 @@ impl Conditions {
             program,
             env: Arc::clone(&self.env),
             reads: walk.reads,
+            whole: walk.whole,
         })
     }
 }
@@ -229,6 +245,8 @@ struct Walk {
     /// Variables bound by the comprehensions around the current node.
     bound: Vec<String>,
     reads: Vec<String>,
+    /// `claims` appeared other than as `claims.x` or `claims["x"]`.
+    whole: bool,
 }
 
 impl Walk {
@@ -237,9 +255,15 @@ impl Walk {
             if !self.reads.iter().any(|r| r == name) {
                 self.reads.push(name.to_owned());
             }
+            // Its operands are `claims` and a literal name: nothing more to check.
+            return Ok(());
         }
         match &e.expr {
-            Expr::Ident(name) if name == CLAIMS || self.bound.contains(name) => Ok(()),
+            Expr::Ident(name) if self.bound.contains(name) => Ok(()),
+            Expr::Ident(name) if name == CLAIMS => {
+                self.whole = true;
+                Ok(())
+            }
             Expr::Ident(name) => Err(ConditionError(format!(
                 "the condition names {name:?}; the token's payload is {CLAIMS} (for example \
                  {CLAIMS}.sub)"
@@ -476,6 +500,23 @@ mod tests {
             .unwrap()
             .lint(FederationProfile::Generic)
             .unwrap();
+    }
+
+    #[test]
+    fn only_what_is_read_is_bound_unless_the_whole_payload_is_used() {
+        let c = compile(r#"claims.a == "1" && has(claims.b)"#).unwrap();
+        assert!(!c.whole);
+        let all = claims(json!({"a": "1", "b": 2, "c": 3}));
+        assert_eq!(c.evaluate(&all), Outcome::True);
+        let c = compile("size(claims) == 3").unwrap();
+        assert!(c.whole);
+        assert_eq!(c.evaluate(&all), Outcome::True);
+        let c = compile(r#"claims.exists(k, k == "c")"#).unwrap();
+        assert!(c.whole);
+        assert_eq!(c.evaluate(&all), Outcome::True);
+        // A macro variable named like a claim is its own name, not the payload's.
+        let c = compile(r#"claims.ids.exists(claims, claims == "x")"#);
+        assert!(c.is_ok_and(|c| c.evaluate(&claims(json!({"ids": ["x"]}))) == Outcome::True));
     }
 
     #[test]
