@@ -241,6 +241,92 @@ async fn hostile_and_mismatched_platform_tokens_are_invalid_client() {
         ("empty", String::new()),
         ("oversized", "a".repeat(20_000)),
     ];
+    // Validly signed by the platform's own key, and still not acceptable.
+    let signed = |header: Value, payload: &Value| ci.sign_raw(&header, payload);
+    let with = |k: &str, v: Value| {
+        let mut p = claims.clone();
+        p[k] = v;
+        p
+    };
+    let es = |extra: Value| {
+        let mut h = json!({"alg": "ES256", "kid": kid, "typ": "JWT"});
+        for (k, v) in extra.as_object().unwrap() {
+            h[k] = v.clone();
+        }
+        h
+    };
+    let der = {
+        // The same signature DER-encoded: only the 64-byte r‖s form is ES256.
+        let sig = URL_SAFE_NO_PAD
+            .decode(valid.rsplit('.').next().unwrap())
+            .unwrap();
+        let der = tokenmint::jwt::der::ecdsa_jose_to_der(&sig).unwrap();
+        let (input, _) = valid.rsplit_once('.').unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(der))
+    };
+    let zero = {
+        let (input, _) = valid.rsplit_once('.').unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode([0u8; 64]))
+    };
+    cases.extend([
+        (
+            "crit header",
+            signed(es(json!({"crit": ["exp"], "exp": 1})), &claims),
+        ),
+        (
+            "jwk header",
+            signed(es(json!({"jwk": {"kty": "EC"}})), &claims),
+        ),
+        ("x5c header", signed(es(json!({"x5c": ["MIIB"]})), &claims)),
+        (
+            "kid path",
+            signed(es(json!({"kid": "../../etc/passwd"})), &claims),
+        ),
+        (
+            "kid injection",
+            signed(es(json!({"kid": "' OR 1=1 --"})), &claims),
+        ),
+        (
+            "kid 10 KiB",
+            signed(es(json!({"kid": "k".repeat(10_240)})), &claims),
+        ),
+        ("kid empty", signed(es(json!({"kid": ""})), &claims)),
+        (
+            "alg RS256 on an EC key",
+            signed(es(json!({"alg": "RS256"})), &claims),
+        ),
+        ("alg ES384", signed(es(json!({"alg": "ES384"})), &claims)),
+        ("alg None", signed(es(json!({"alg": "None"})), &claims)),
+        ("alg NONE", signed(es(json!({"alg": "NONE"})), &claims)),
+        (
+            "iss array",
+            signed(es(json!({})), &with("iss", json!([ci.issuer]))),
+        ),
+        (
+            "iss respelled",
+            signed(
+                es(json!({})),
+                &with("iss", json!(ci.issuer.trim_end_matches('/'))),
+            ),
+        ),
+        (
+            "exp a string",
+            signed(es(json!({})), &with("exp", json!((now + 600).to_string()))),
+        ),
+        (
+            "exp fractional",
+            signed(es(json!({})), &with("exp", json!(now as f64 + 600.5))),
+        ),
+        (
+            "nbf a string",
+            signed(es(json!({})), &with("nbf", json!("0"))),
+        ),
+        ("DER signature", der),
+        ("r = s = 0", zero),
+        ("two segments", valid.rsplit_once('.').unwrap().0.to_owned()),
+        ("four segments", format!("{valid}.x")),
+        ("bad base64url", valid.replacen('.', ".*", 1)),
+    ]);
     // Last: from here on the platform signs with a key its JWKS does not publish.
     ci.add_key_published(false);
     cases.push(("trusted iss, another key", job_token(&ci, &s, json!({}))));
@@ -275,7 +361,8 @@ async fn hostile_and_mismatched_platform_tokens_are_invalid_client() {
     // Attacker-chosen header fields and untrusted issuers caused no fetch anywhere else.
     assert_eq!(elsewhere.fetches.load(Ordering::SeqCst), 0);
     assert_eq!(elsewhere.discoveries.load(Ordering::SeqCst), 0);
-    // The unknown kid refetched the JWKS once (at most once per 30 s), not once per request.
+    // Unknown kids (made up, injected, or the platform's unpublished key) refetch the JWKS at
+    // most once per 30 s, not once per request.
     s.clock.advance(tokenmint::oauth::throttle::WINDOW_SECS);
     let before = ci.fetches.load(Ordering::SeqCst);
     for _ in 0..5 {
