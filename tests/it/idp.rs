@@ -148,11 +148,6 @@ impl Idp {
         token
     }
 
-    /// The key id tokens are signed with now.
-    pub fn kid(&self) -> String {
-        self.keys.lock().unwrap().last().unwrap().0.clone()
-    }
-
     /// An RFC 9068 access token (`typ` at+jwt).
     pub fn token(&self, claims: Value) -> String {
         self.token_typ(Some("at+jwt"), claims)

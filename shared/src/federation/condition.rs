@@ -4,9 +4,10 @@
 //! The `cel` crate parses and evaluates but has no type checker, so a condition is checked
 //! here when it is added: it parses, is at most [`MAX_CONDITION_BYTES`], names no variable but
 //! `claims` (and the variables of its own macros), calls only the standard functions, has a
-//! boolean result by its shape, and nests no comprehension inside another. The last rule
-//! bounds the cost of an evaluation by the size of the expression times the size of the
-//! token (at most 16 KiB): CEL has no other loops.
+//! boolean result by its shape, and matches only literal patterns. A macro (`all`, `exists`,
+//! …) iterates over one claim and its body sees only its own variables and literals: no other
+//! macro, no claim. Those rules bound the cost of an evaluation by the size of the expression
+//! times the size of the token (at most 16 KiB): CEL has no other loops.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -149,9 +150,9 @@ impl Condition {
             .collect::<Vec<_>>()
             .join(" or ");
         Err(ConditionError(format!(
-            "a {profile} condition must test {wanted} with == or in, joined to the rest by && \
-             (for example claims.{} == \"123456\" && ...): anyone can get a token from this \
-             issuer, and names can be re-registered by someone else",
+            "a {profile} condition must test {wanted} with == or in against string literals, \
+             joined to the rest by && (for example claims.{} == \"123456\" && ...): anyone \
+             can get a token from this issuer, and names can be re-registered by someone else",
             ids[0]
         )))
     }
@@ -251,6 +252,17 @@ struct Walk {
 
 impl Walk {
     fn expr(&mut self, e: &IdedExpr, depth: usize) -> Result<(), ConditionError> {
+        let in_macro_body = depth > 0;
+        let claims_here = claim_read(e).is_some()
+            || matches!(&e.expr, Expr::Ident(n) if n == CLAIMS && !self.bound.contains(n));
+        if in_macro_body && claims_here {
+            return Err(ConditionError(
+                "inside a macro (all, exists, exists_one, map, filter) the condition may use \
+                 only the macro's variable and literals, not claims: that could cost too much \
+                 to evaluate"
+                    .into(),
+            ));
+        }
         if let Some(name) = claim_read(e) {
             if !self.reads.iter().any(|r| r == name) {
                 self.reads.push(name.to_owned());
@@ -269,6 +281,18 @@ impl Walk {
                  {CLAIMS}.sub)"
             ))),
             Expr::Call(call) => {
+                if call.func_name == "matches"
+                    && !matches!(
+                        call.args.last().map(|a| &a.expr),
+                        Some(Expr::Literal(LiteralValue::String(_)))
+                    )
+                {
+                    return Err(ConditionError(
+                        "matches() takes a literal pattern, such as \
+                         claims.sub.matches(\"^repo:octo-org/[a-z-]+:ref:refs/heads/main$\")"
+                            .into(),
+                    ));
+                }
                 if !callable(&call.func_name) {
                     return Err(ConditionError(format!(
                         "the condition calls {:?}, which is not a standard CEL function \
@@ -370,7 +394,8 @@ fn binds_one_of(e: &IdedExpr, ids: &[&str]) -> bool {
         return false;
     };
     let is_id = |x: &IdedExpr| claim_read(x).is_some_and(|n| ids.contains(&n));
-    let is_literal = |x: &IdedExpr| matches!(x.expr, Expr::Literal(ref l) if !matches!(l, LiteralValue::Null | LiteralValue::Boolean(_)));
+    // The ids of these platforms are strings in their tokens: a number never equals one.
+    let is_literal = |x: &IdedExpr| matches!(x.expr, Expr::Literal(LiteralValue::String(_)));
     match (c.func_name.as_str(), c.args.as_slice()) {
         (op::EQUALS, [a, b]) => (is_id(a) && is_literal(b)) || (is_literal(a) && is_id(b)),
         (op::IN, [a, list]) => {
@@ -456,6 +481,15 @@ mod tests {
                 "claims.ids.all(i, claims.ids.all(j, i == j))",
                 "nests a macro",
             ),
+            (
+                r#"claims.ids.exists(i, i in claims.more)"#,
+                "only the macro's variable",
+            ),
+            (
+                r#"claims.ids.exists(i, size(claims) > 1)"#,
+                "only the macro's variable",
+            ),
+            (r#"claims.sub.matches(claims.pattern)"#, "literal pattern"),
         ];
         for (src, why) in cases {
             let e = compile(src).unwrap_err();
@@ -484,6 +518,7 @@ mod tests {
             r#"!(claims.repository_id == "42")"#,
             r#"claims.repository_id in []"#,
             r#"claims.repository_id.startsWith("4")"#,
+            r#"claims.repository_id == 42"#,
         ] {
             let e = compile(bad).unwrap().lint(p).unwrap_err();
             assert!(
@@ -516,6 +551,7 @@ mod tests {
         assert_eq!(c.evaluate(&all), Outcome::True);
         // A macro variable named like a claim is its own name, not the payload's.
         let c = compile(r#"claims.ids.exists(claims, claims == "x")"#);
+        assert!(c.as_ref().is_ok_and(|c| !c.whole), "{c:?}");
         assert!(c.is_ok_and(|c| c.evaluate(&claims(json!({"ids": ["x"]}))) == Outcome::True));
     }
 

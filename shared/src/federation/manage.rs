@@ -49,8 +49,9 @@ pub async fn create_federated_client(
     }
     let mut client = admin::new_client(config, &spec, now)?;
     let cred = checked(config, &client, credential, now)?;
-    client.federated.push(cred);
+    client.federated.push(cred.clone());
     admin::store_new(store, &client, &spec.id).await?;
+    audit_added(&client, &cred);
     Ok(client)
 }
 
@@ -77,8 +78,19 @@ pub async fn federate(
     })
     .await?;
     let cred = added.ok_or_else(|| AdminError::Invalid("no credential was added".into()))?;
-    crate::audit!("federated_credential_added", client_id = %client.id, credential = %cred.name, issuer = %cred.issuer, profile = cred.profile.as_str(), condition = %cred.condition);
+    audit_added(&client, &cred);
     Ok((client, cred))
+}
+
+fn audit_added(client: &Client, cred: &FederatedCredential) {
+    crate::audit!(
+        "federated_credential_added",
+        client_id = %client.id,
+        credential = %cred.name,
+        issuer = %cred.issuer,
+        profile = cred.profile.as_str(),
+        condition = %cred.condition,
+    );
 }
 
 /// Removes the credential `name` from client `id`.

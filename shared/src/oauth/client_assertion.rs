@@ -71,7 +71,7 @@ pub async fn verify(
             .upstream_keys
             .key(uri, unverified.kid())
             .await
-            .map_err(OAuthError::unavailable)?,
+            .map_err(OAuthError::upstream)?,
         None => None,
     };
     let Some(key) = key else {

@@ -40,8 +40,8 @@ pub enum Proof {
     Assertion(Assertion),
 }
 
-/// A client assertion as presented.
-pub struct Assertion(pub String);
+/// A client assertion as presented, and whether the request named the client (`client_id`).
+pub struct Assertion(pub String, pub bool);
 
 impl std::fmt::Debug for Assertion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -118,7 +118,8 @@ fn assertion(form: &Form, authorization: Option<&str>) -> Result<Credentials, OA
     let jwt = form
         .get("client_assertion")
         .ok_or_else(OAuthError::invalid_client)?;
-    let client_id = match form.get("client_id") {
+    let named = form.get("client_id");
+    let client_id = match named {
         Some(id) => id.to_owned(),
         None => super::client_assertion::unverified_subject(jwt)
             .ok_or_else(OAuthError::invalid_client)?,
@@ -126,7 +127,7 @@ fn assertion(form: &Form, authorization: Option<&str>) -> Result<Credentials, OA
     Ok(Credentials {
         method: Method::PrivateKeyJwt,
         client_id,
-        proof: Proof::Assertion(Assertion(jwt.to_owned())),
+        proof: Proof::Assertion(Assertion(jwt.to_owned(), named.is_some())),
     })
 }
 
@@ -186,7 +187,7 @@ pub async fn authenticate(
         Proof::Secret(secret) => authenticate_secret(&creds.client_id, secret, &app.clients, now)
             .await
             .map(Caller::from),
-        Proof::Assertion(Assertion(jwt)) => {
+        Proof::Assertion(Assertion(jwt, named)) => {
             let Ok(id) = ClientId::new(&creds.client_id) else {
                 return Err(OAuthError::invalid_client());
             };
@@ -203,7 +204,8 @@ pub async fn authenticate(
                         Err(OAuthError::invalid_client())
                     }
                 }
-                Some(c) if !c.disabled && !own => {
+                // A platform token names no client: only `client_id` does (docs/federation.md).
+                Some(c) if !c.disabled && !own && *named && c.keys.is_none() => {
                     super::federated::authenticate(app, site, c, lookup.cached, jwt, now).await
                 }
                 _ => Err(OAuthError::invalid_client()),

@@ -165,6 +165,14 @@ impl OAuthError {
         .with_cause(cause)
     }
 
+    /// An issuer's keys cannot be had: 503 with `Retry-After` until tokenmint tries again.
+    pub fn upstream(e: crate::upstream::FetchError) -> Self {
+        let secs = e.retry_after_secs();
+        let mut err = Self::unavailable(e);
+        err.retry_after = Some(secs);
+        err
+    }
+
     pub fn server_error(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::new(
             ErrorCode::ServerError,

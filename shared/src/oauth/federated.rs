@@ -75,5 +75,5 @@ async fn verify(
     }
     .verify(client, jwt)
     .await
-    .map_err(OAuthError::unavailable)
+    .map_err(OAuthError::upstream)
 }

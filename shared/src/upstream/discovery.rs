@@ -52,8 +52,9 @@ impl Issuers {
         self.cache.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The cached answer, if the cache can give one now.
-    fn cached(&self, issuer: &str, now: Instant) -> Option<Result<String, String>> {
+    /// The cached answer, if the cache can give one now: the `jwks_uri`, or the last failure
+    /// and how long until the next attempt.
+    fn cached(&self, issuer: &str, now: Instant) -> Option<Result<String, (String, Duration)>> {
         let cache = self.lock();
         let e = cache.get(issuer)?;
         let usable = e
@@ -65,7 +66,12 @@ impl Issuers {
                 Some(Ok(uri.clone()))
             }
             (usable, Some((at, why))) if now.duration_since(*at) < REFETCH_INTERVAL => {
-                Some(usable.map(|(u, _)| u.clone()).ok_or_else(|| why.clone()))
+                let left = REFETCH_INTERVAL.saturating_sub(now.duration_since(*at));
+                Some(
+                    usable
+                        .map(|(u, _)| u.clone())
+                        .ok_or_else(|| (why.clone(), left)),
+                )
             }
             _ => None,
         }
@@ -95,9 +101,13 @@ impl UpstreamKeys {
         let failed = |reason: String| FetchError {
             uri: discovery_url(issuer),
             reason,
+            retry_after: REFETCH_INTERVAL,
         };
         if let Some(answer) = self.issuers.cached(issuer, Instant::now()) {
-            return answer.map_err(failed);
+            return answer.map_err(|(why, left)| FetchError {
+                retry_after: left,
+                ..failed(why)
+            });
         }
         let gate = Arc::clone(
             &self
@@ -109,7 +119,10 @@ impl UpstreamKeys {
         );
         let _one_at_a_time = gate.lock().await;
         if let Some(answer) = self.issuers.cached(issuer, Instant::now()) {
-            return answer.map_err(failed);
+            return answer.map_err(|(why, left)| FetchError {
+                retry_after: left,
+                ..failed(why)
+            });
         }
         let result = self.discover(issuer).await;
         let now = Instant::now();
@@ -146,14 +159,37 @@ impl UpstreamKeys {
                 crate::oauth::shown(&doc.issuer)
             ));
         }
-        check_uri(&doc.jwks_uri).map_err(|e| format!("jwks_uri {e}"))?;
+        check_jwks_uri(issuer, &doc.jwks_uri)?;
         Ok(doc.jwks_uri)
     }
+}
+
+/// A discovered `jwks_uri` is one tokenmint fetches from, and plain http (loopback only) only
+/// for an issuer that is itself on loopback: a remote issuer's document cannot send tokenmint
+/// to a service on this machine.
+fn check_jwks_uri(issuer: &str, uri: &str) -> Result<(), String> {
+    check_uri(uri).map_err(|e| format!("jwks_uri {e}"))?;
+    if uri.starts_with("http:") && !issuer.starts_with("http:") {
+        return Err(format!(
+            "jwks_uri {:?} is http on loopback, and the issuer is not",
+            crate::oauth::shown(uri)
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_remote_issuer_cannot_point_at_loopback() {
+        assert!(check_jwks_uri("https://i.example", "https://keys.i.example/jwks").is_ok());
+        assert!(check_jwks_uri("http://127.0.0.1:9/", "http://127.0.0.1:9/jwks").is_ok());
+        assert!(check_jwks_uri("https://i.example", "http://127.0.0.1:9/jwks").is_err());
+        assert!(check_jwks_uri("https://i.example", "http://i.example/jwks").is_err());
+        assert!(check_jwks_uri("https://i.example", "file:///etc/passwd").is_err());
+    }
 
     #[test]
     fn discovery_urls() {
@@ -173,7 +209,10 @@ mod tests {
         let t0 = Instant::now();
         assert!(issuers.cached("https://i", t0).is_none());
         issuers.lock().entry("https://i".into()).or_default().failed = Some((t0, "refused".into()));
-        assert_eq!(issuers.cached("https://i", t0), Some(Err("refused".into())));
+        assert_eq!(
+            issuers.cached("https://i", t0),
+            Some(Err(("refused".into(), REFETCH_INTERVAL)))
+        );
         assert!(issuers.cached("https://i", t0 + REFETCH_INTERVAL).is_none());
         issuers
             .lock()

@@ -39,6 +39,15 @@ pub const MAX_KEYS: usize = 64;
 pub struct FetchError {
     pub uri: String,
     pub reason: String,
+    /// How long until the document is fetched again: failures are not retried sooner.
+    pub retry_after: Duration,
+}
+
+impl FetchError {
+    /// Seconds for `Retry-After`: at least 1.
+    pub fn retry_after_secs(&self) -> u64 {
+        self.retry_after.as_secs().max(1)
+    }
 }
 
 use crate::net::Https;
@@ -59,8 +68,9 @@ struct Entry {
 /// What the cache can say without fetching.
 enum Cached {
     Key(Option<VerifyingKey>),
-    /// A fetch failed within [`REFETCH_INTERVAL`] and nothing usable is cached.
-    Failed(String),
+    /// A fetch failed within [`REFETCH_INTERVAL`] and no cached key decides; how long until
+    /// the next attempt.
+    Failed(String, Duration),
     Fetch,
 }
 
@@ -84,10 +94,16 @@ impl UpstreamKeys {
         let failed = |reason: String| FetchError {
             uri: uri.to_owned(),
             reason,
+            retry_after: REFETCH_INTERVAL,
         };
         match self.cached(uri, kid, Instant::now()) {
             Cached::Key(k) => return Ok(k),
-            Cached::Failed(reason) => return Err(failed(reason)),
+            Cached::Failed(reason, left) => {
+                return Err(FetchError {
+                    retry_after: left,
+                    ..failed(reason)
+                });
+            }
             Cached::Fetch => {}
         }
         let gate = Arc::clone(&self.lock().entry(uri.to_owned()).or_default().fetching);
@@ -95,7 +111,12 @@ impl UpstreamKeys {
         // Another request may have fetched while this one waited.
         match self.cached(uri, kid, Instant::now()) {
             Cached::Key(k) => return Ok(k),
-            Cached::Failed(reason) => return Err(failed(reason)),
+            Cached::Failed(reason, left) => {
+                return Err(FetchError {
+                    retry_after: left,
+                    ..failed(reason)
+                });
+            }
             Cached::Fetch => {}
         }
         let result = self.fetch(uri).await;
@@ -112,10 +133,14 @@ impl UpstreamKeys {
             Err(reason) => {
                 tracing::warn!(jwks_uri = uri, %reason, "fetching an upstream JWKS failed");
                 e.last_attempt = Some((now, Some(reason.clone())));
+                // A stale copy decides only for the keys it holds: a kid it lacks may be the
+                // issuer's new key, which only the unreachable JWKS could tell.
                 match &e.keys {
-                    Some((keys, at)) if now.duration_since(*at) < STALE_FOR => {
-                        Ok(keys.get(kid).cloned())
-                    }
+                    Some((keys, at)) if now.duration_since(*at) < STALE_FOR => keys
+                        .get(kid)
+                        .cloned()
+                        .map(Some)
+                        .ok_or_else(|| failed(reason)),
                     _ => Err(failed(reason)),
                 }
             }
@@ -128,8 +153,9 @@ impl UpstreamKeys {
     }
 
     /// Answers from the cache when it can: a fresh JWKS holding `kid`; or, within
-    /// [`REFETCH_INTERVAL`] of the last attempt, whatever the last usable JWKS says (or the
-    /// last failure). Otherwise a fetch is due.
+    /// [`REFETCH_INTERVAL`] of the last attempt, what the last usable JWKS says when that
+    /// attempt succeeded or the JWKS holds `kid`, else the last failure. Otherwise a fetch is
+    /// due.
     fn cached(&self, uri: &str, kid: &str, now: Instant) -> Cached {
         let cache = self.lock();
         let Some(e) = cache.get(uri) else {
@@ -149,9 +175,14 @@ impl UpstreamKeys {
         }
         match &e.last_attempt {
             Some((at, failure)) if now.duration_since(*at) < REFETCH_INTERVAL => {
+                let left = REFETCH_INTERVAL.saturating_sub(now.duration_since(*at));
+                let key = usable.and_then(|(keys, _)| keys.get(kid).cloned());
                 match (usable, failure) {
-                    (Some((keys, _)), _) => Cached::Key(keys.get(kid).cloned()),
-                    (None, Some(reason)) => Cached::Failed(reason.clone()),
+                    (Some(_), None) => Cached::Key(key),
+                    (_, Some(reason)) => match key {
+                        Some(k) => Cached::Key(Some(k)),
+                        None => Cached::Failed(reason.clone(), left),
+                    },
                     (None, None) => Cached::Fetch,
                 }
             }
@@ -313,6 +344,48 @@ mod tests {
         want.sort();
         assert_eq!(kids, want);
         assert!(parse_jwks(b"[]").is_err());
+    }
+
+    #[test]
+    fn after_a_failed_refetch_only_cached_kids_decide() {
+        let (key, _) = LocalKey::generate(Algorithm::ES256).unwrap();
+        let vk = key.public_jwk().verifying_key().unwrap();
+        let keys = UpstreamKeys::new();
+        let t0 = Instant::now();
+        let uri = "https://i.example/jwks";
+        let entry = |fetched: Instant, attempt: Instant, failure: Option<&str>| Entry {
+            keys: Some((
+                Arc::new(HashMap::from([(key.kid().to_owned(), vk.clone())])),
+                fetched,
+            )),
+            last_attempt: Some((attempt, failure.map(String::from))),
+            fetching: Default::default(),
+        };
+        // Fetched successfully just now: an unknown kid is unknown, decided without a fetch.
+        keys.lock().insert(uri.into(), entry(t0, t0, None));
+        assert!(matches!(keys.cached(uri, "other", t0), Cached::Key(None)));
+        // Fetched an age ago, and the refetch 5 s ago failed: the cached kid still verifies,
+        // any other is an outage, with the 25 s left until the next attempt.
+        let later = t0 + FRESH_FOR + Duration::from_secs(60);
+        let failed_at = later - Duration::from_secs(5);
+        keys.lock()
+            .insert(uri.into(), entry(t0, failed_at, Some("refused")));
+        assert!(matches!(
+            keys.cached(uri, key.kid(), later),
+            Cached::Key(Some(_))
+        ));
+        match keys.cached(uri, "other", later) {
+            Cached::Failed(why, left) => {
+                assert_eq!(why, "refused");
+                assert_eq!(left, REFETCH_INTERVAL - Duration::from_secs(5));
+            }
+            _ => panic!("an unknown kid after a failed refetch is an outage"),
+        }
+        // Past the interval a fetch is due again.
+        assert!(matches!(
+            keys.cached(uri, "other", failed_at + REFETCH_INTERVAL),
+            Cached::Fetch
+        ));
     }
 
     #[test]

@@ -83,6 +83,12 @@ pub async fn explain(id: &str, token: &str, json: bool, ctx: &Context) -> Result
     let token = super::token::read_token(token)?;
     let client = admin::get_client(ctx.stores.clients.as_ref(), id).await?;
     let own = ctx.config.issuer.as_ref().map(|i| i.as_str().to_owned());
+    if own.is_none() && client.federated.iter().any(|c| c.token_audience.is_none()) {
+        return Err(CliError::message(
+            "set TOKENMINT_ISSUER to the issuer the endpoint sees (its tokens' iss): the \
+             default token audience is that issuer",
+        ));
+    }
     let (keys, conditions) = (UpstreamKeys::new(), Conditions::new());
     let verifier = Verifier {
         keys: &keys,

@@ -181,7 +181,7 @@ pub async fn validate_subject(
         .upstream_keys
         .key(&profile.jwks_uri, unverified.kid())
         .await
-        .map_err(OAuthError::unavailable)?
+        .map_err(OAuthError::upstream)?
         .ok_or_else(|| rejected(Invalid::UnknownKey))?;
     let claims = unverified
         .verify(&key)
