@@ -5,20 +5,20 @@
 //! `cargo bench -p tokenmint --bench federation`; BENCHMARKS.md records the ratio
 //! federated / secret, since absolute times move with the machine.
 
+use base64::Engine as _;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
+
+mod support;
 use serde_json::json;
 use tokenmint::admin::{self, NewClient};
 use tokenmint::domain::Algorithm;
 use tokenmint::federation::{Conditions, NewCredential, create_federated_client};
 use tokenmint::signer::Signer;
 use tokenmint::signer::local::LocalKey;
-use tokenmint::store::Stores;
-use tokenmint::store::memory::MemoryStore;
-use tokenmint::{Clock, Config, SystemClock, setup};
+use tokenmint::{Clock, SystemClock};
 
 const CONDITION: &str = r#"claims.repository_id == "42" && claims.ref == "refs/heads/main" && claims.event_name != "pull_request_target""#;
 
@@ -37,24 +37,7 @@ fn claims(issuer: &str) -> serde_json::Value {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let config = Arc::new(
-        Config::from_lookup(|k| {
-            (k == "TOKENMINT_ISSUER").then(|| "https://auth.example.com".into())
-        })
-        .expect("config"),
-    );
-    let stores = Stores::from_one(Arc::new(MemoryStore::new()));
-    let app = rt
-        .block_on(setup::build_app(
-            Arc::clone(&config),
-            &stores,
-            Arc::new(SystemClock),
-        ))
-        .expect("app");
+    let (rt, config, stores, app) = support::app(&[]);
     let spec = |id: &str| NewClient {
         id: id.into(),
         scopes: "read write".into(),
@@ -155,47 +138,20 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// A platform on loopback serving its discovery document and one key, on its own thread and
-/// runtime; its issuer URL.
+/// A platform on loopback serving its discovery document and one key; its issuer URL.
 fn platform(jwk: serde_json::Value) -> String {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let issuer = format!("http://{}", std_listener.local_addr().expect("addr"));
-    let discovery =
-        Bytes::from(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}).to_string());
+    let listening = Arc::new(std::sync::OnceLock::<String>::new());
     let jwks = Bytes::from(json!({"keys": [jwk]}).to_string());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            std_listener.set_nonblocking(true).expect("nonblocking");
-            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (discovery, jwks) = (discovery.clone(), jwks.clone());
-                let service = hyper::service::service_fn(move |req: http::Request<_>| {
-                    let body = if req.uri().path() == "/jwks" {
-                        jwks.clone()
-                    } else {
-                        discovery.clone()
-                    };
-                    async move {
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(body),
-                        ))
-                    }
-                });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
-                );
-            }
-        });
+    let issuer_of = Arc::clone(&listening);
+    let base = support::loopback(move |path| {
+        if path == "/jwks" {
+            return jwks.clone();
+        }
+        let issuer = issuer_of.get().cloned().unwrap_or_default();
+        Bytes::from(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}).to_string())
     });
-    issuer
+    listening.set(base.clone()).expect("set once");
+    base
 }
 
 criterion_group!(benches, bench);

@@ -6,6 +6,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+mod support;
 use tokenmint::domain::AccessTokenClaims;
 use tokenmint::domain::Algorithm;
 use tokenmint::jwt::mint;
@@ -79,33 +81,11 @@ criterion_group!(benches, bench);
 /// The whole token endpoint in process: form parsing, client authentication (cached record),
 /// scope and audience rules, minting and the JSON answer, without HTTP or sockets.
 fn endpoint(c: &mut Criterion) {
-    use std::sync::Arc;
-
     use base64::Engine as _;
     use bytes::Bytes;
     use tokenmint::admin::{self, NewClient};
-    use tokenmint::store::Stores;
-    use tokenmint::store::memory::MemoryStore;
-    use tokenmint::{Config, SystemClock, setup};
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let config = Arc::new(
-        Config::from_lookup(|k| {
-            (k == "TOKENMINT_ISSUER").then(|| "https://auth.example.com".into())
-        })
-        .expect("config"),
-    );
-    let stores = Stores::from_one(Arc::new(MemoryStore::new()));
-    let app = rt
-        .block_on(setup::build_app(
-            Arc::clone(&config),
-            &stores,
-            Arc::new(SystemClock),
-        ))
-        .expect("app");
+    let (rt, config, stores, app) = support::app(&[]);
     let spec = NewClient {
         id: "bench".into(),
         scopes: "read write".into(),
@@ -181,23 +161,18 @@ fn endpoint(c: &mut Criterion) {
     });
 
     // And through a webhook on loopback that answers the same two claims.
-    let url = rt.block_on(webhook_receiver());
-    let webhook_config = Arc::new(
-        Config::from_lookup(|k| match k {
-            "TOKENMINT_ISSUER" => Some("https://auth.example.com".into()),
-            "TOKENMINT_HOOK" => Some(url.clone()),
-            "TOKENMINT_HOOK_SECRET" => Some("bench-secret-0123456789".into()),
-            _ => None,
-        })
-        .expect("config"),
+    let answer = Bytes::from_static(
+        br#"{"claims":{"https://auth.example.com/claims/partner_id":"p-17","https://auth.example.com/claims/tenant":"acme"}}"#,
     );
-    let webhook_app = rt
-        .block_on(setup::build_app(
-            webhook_config,
-            &stores,
-            Arc::new(SystemClock),
-        ))
-        .expect("app");
+    let url = format!("{}/hook", support::loopback(move |_| answer.clone()));
+    let (_, webhook_app) = support::app_on(
+        &rt,
+        &stores,
+        &[
+            ("TOKENMINT_HOOK", &url),
+            ("TOKENMINT_HOOK_SECRET", "bench-secret-0123456789"),
+        ],
+    );
     c.bench_function("ES256/token_endpoint_with_webhook", |b| {
         b.to_async(&rt).iter(|| async {
             let r = webhook_app.handle(hooked_request()).await;
@@ -205,44 +180,6 @@ fn endpoint(c: &mut Criterion) {
             r
         })
     });
-}
-
-/// A webhook on loopback answering two claims, on its own thread and runtime.
-async fn webhook_receiver() -> String {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/hook", std_listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            std_listener.set_nonblocking(true).expect("nonblocking");
-            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
-            let answer = bytes::Bytes::from_static(
-                br#"{"claims":{"https://auth.example.com/claims/partner_id":"p-17","https://auth.example.com/claims/tenant":"acme"}}"#,
-            );
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let answer = answer.clone();
-                let service = hyper::service::service_fn(move |_req| {
-                    let answer = answer.clone();
-                    async move {
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(answer),
-                        ))
-                    }
-                });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
-                );
-            }
-        });
-    });
-    url
 }
 
 criterion_group!(endpoints, endpoint);

@@ -519,46 +519,35 @@ async fn the_token_function_authenticates_a_federated_client_over_dynamodb() {
     let table = super::dynamodb::fresh_table().await;
     let key_id = super::kms::new_key(aws_sdk_kms::types::KeySpec::EccNistP256).await;
     let config = tokenmint::Config::from_lookup(|_| None).unwrap();
+    let register = |id: &'static str, issuer: String, condition: &'static str| {
+        let (table, config) = (&table, &config);
+        async move {
+            federation::create_federated_client(
+                table,
+                config,
+                NewClient {
+                    id: id.into(),
+                    scopes: "update:builds".into(),
+                    audiences: vec![API.into()],
+                    ..Default::default()
+                },
+                NewCredential {
+                    issuer,
+                    condition: condition.into(),
+                    ..Default::default()
+                },
+                SystemClock.now(),
+            )
+            .await
+            .unwrap()
+        }
+    };
     let ci = Idp::start().await;
-    federation::create_federated_client(
-        &table,
-        &config,
-        NewClient {
-            id: "deploy".into(),
-            scopes: "update:builds".into(),
-            audiences: vec![API.into()],
-            ..Default::default()
-        },
-        NewCredential {
-            issuer: ci.issuer.clone(),
-            condition: CONDITION.into(),
-            ..Default::default()
-        },
-        SystemClock.now(),
-    )
-    .await
-    .unwrap();
+    register("deploy", ci.issuer.clone(), CONDITION).await;
     // A second client, whose platform is down and of which nothing is cached.
     let down = Idp::start().await;
     down.down.store(true, Ordering::SeqCst);
-    federation::create_federated_client(
-        &table,
-        &config,
-        NewClient {
-            id: "outage".into(),
-            scopes: "update:builds".into(),
-            audiences: vec![API.into()],
-            ..Default::default()
-        },
-        NewCredential {
-            issuer: down.issuer.clone(),
-            condition: "true".into(),
-            ..Default::default()
-        },
-        SystemClock.now(),
-    )
-    .await
-    .unwrap();
+    register("outage", down.issuer.clone(), "true").await;
     let store = format!("dynamodb:{}", table.table());
     let signer = format!("kms:{key_id}");
     let env = [
@@ -619,20 +608,24 @@ async fn the_token_function_authenticates_a_federated_client_over_dynamodb() {
     assert!(a.headers.get("retry-after").is_some(), "{:?}", a.headers);
 }
 
-/// `tokenmint client explain`, run as the operator runs it, over the server's own store.
-fn explain(s: &Server, args: &[&str]) -> std::process::Output {
+/// `tokenmint client explain ARGS`, run as the operator runs it, over the server's own store
+/// and with its issuer.
+fn explain_command(s: &Server, args: &[&str]) -> std::process::Command {
     let bin = super::runtime_api::bin_dir().join("tokenmint");
     assert!(bin.exists(), "{} is missing: run infra/test", bin.display());
-    std::process::Command::new(bin)
-        .args(["client", "explain"])
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["client", "explain"])
         .args(args)
         .env(
             "TOKENMINT_STORE",
             format!("sqlite:{}", s.data_dir().join("t.db").display()),
         )
-        .env("TOKENMINT_ISSUER", &s.base)
-        .output()
-        .unwrap()
+        .env("TOKENMINT_ISSUER", &s.base);
+    cmd
+}
+
+fn explain(s: &Server, args: &[&str]) -> std::process::Output {
+    explain_command(s, args).output().unwrap()
 }
 
 // Two workers: the CLI runs as a blocking child process while the fake platform answers it.
@@ -686,13 +679,7 @@ async fn explain_shows_every_check_and_agrees_with_the_token_endpoint() {
 
     // Read from standard input; an issuer the client does not trust is named.
     let other = Idp::start().await;
-    let mut child = std::process::Command::new(super::runtime_api::bin_dir().join("tokenmint"))
-        .args(["client", "explain", "deploy", "--token", "-"])
-        .env(
-            "TOKENMINT_STORE",
-            format!("sqlite:{}", s.data_dir().join("t.db").display()),
-        )
-        .env("TOKENMINT_ISSUER", &s.base)
+    let mut child = explain_command(&s, &["deploy", "--token", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
