@@ -134,7 +134,7 @@ impl Verifier<'_> {
                 checks: vec![Check {
                     check: "issuer",
                     ok: false,
-                    detail: format!("the token's iss is {:?}", crate::oauth::shown(&iss)),
+                    detail: format!("the token's iss is {:?}", crate::audit::shown(&iss)),
                 }],
                 claims: vec![],
             });
@@ -181,7 +181,7 @@ impl Verifier<'_> {
                 "signature",
                 format!(
                     "alg {:?} is not one of RS256, ES256, PS256",
-                    crate::oauth::shown(&alg)
+                    crate::audit::shown(&alg)
                 ),
             ));
             return Err(Fatal::Refused(checks));
@@ -196,7 +196,7 @@ impl Verifier<'_> {
                 "signature",
                 format!(
                     "the issuer's JWKS has no key {:?}",
-                    crate::oauth::shown(&kid)
+                    crate::audit::shown(&kid)
                 ),
             ));
             return Err(Fatal::Refused(checks));
@@ -294,7 +294,7 @@ fn audience(aud: Option<&Value>, want: &str) -> Check {
     }
     let got = aud.map_or_else(
         || "none".to_owned(),
-        |a| crate::oauth::shown(&a.to_string()),
+        |a| crate::audit::shown(&a.to_string()),
     );
     fail(
         "audience",

@@ -206,7 +206,13 @@ pub async fn authenticate(
                 }
                 // A platform token names no client: only `client_id` does (docs/federation.md).
                 Some(c) if !c.disabled && !own && *named && c.keys.is_none() => {
-                    super::federated::authenticate(app, site, c, lookup.cached, jwt, now).await
+                    let (client, platform) =
+                        super::federated::authenticate(app, site, c, lookup.cached, jwt, now)
+                            .await?;
+                    Ok(Caller {
+                        client,
+                        platform: Some(Arc::new(platform)),
+                    })
                 }
                 _ => Err(OAuthError::invalid_client()),
             }

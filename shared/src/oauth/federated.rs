@@ -6,15 +6,15 @@
 use std::sync::Arc;
 
 use super::OAuthError;
-use super::client_auth::Caller;
 use crate::app::{App, Site};
 use crate::clock::UnixTime;
 use crate::domain::Client;
-use crate::federation::{Report, Verifier};
+use crate::federation::{PlatformIdentity, Report, Verifier};
 
-/// Authenticates `jwt` as a platform token of one of `client`'s federated credentials. A
-/// cached client record that matches none is read again (at most once a second per client,
-/// as for secrets), so a credential just added works at once.
+/// Authenticates `jwt` as a platform token of one of `client`'s federated credentials: the
+/// client (as read last) and the platform identity. A cached client record that matches none
+/// is read again (at most once a second per client, as for secrets), so a credential just
+/// added works at once.
 pub async fn authenticate(
     app: &App,
     site: &Site,
@@ -22,7 +22,7 @@ pub async fn authenticate(
     cached: bool,
     jwt: &str,
     now: UnixTime,
-) -> Result<Caller, OAuthError> {
+) -> Result<(Arc<Client>, PlatformIdentity), OAuthError> {
     let mut client = client;
     let mut report = verify(app, site, &client, jwt, now).await?;
     if report.identity.is_none() && cached {
@@ -53,10 +53,7 @@ pub async fn authenticate(
         platform_sub = %crate::oauth::shown(&identity.sub),
         platform_jti = %identity.jti.as_deref().map(crate::oauth::shown).unwrap_or_default(),
     );
-    Ok(Caller {
-        client,
-        platform: Some(Arc::new(identity)),
-    })
+    Ok((client, identity))
 }
 
 async fn verify(

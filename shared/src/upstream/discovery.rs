@@ -156,7 +156,7 @@ impl UpstreamKeys {
         if doc.issuer != issuer {
             return Err(format!(
                 "its issuer is {:?}, not {issuer:?}",
-                crate::oauth::shown(&doc.issuer)
+                crate::audit::shown(&doc.issuer)
             ));
         }
         check_jwks_uri(issuer, &doc.jwks_uri)?;
@@ -172,7 +172,7 @@ fn check_jwks_uri(issuer: &str, uri: &str) -> Result<(), String> {
     if uri.starts_with("http:") && !issuer.starts_with("http:") {
         return Err(format!(
             "jwks_uri {:?} is http on loopback, and the issuer is not",
-            crate::oauth::shown(uri)
+            crate::audit::shown(uri)
         ));
     }
     Ok(())
