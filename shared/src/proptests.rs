@@ -434,4 +434,58 @@ proptest! {
         let changed = format!("{input}.{}", b64(&sig));
         prop_assert_eq!(validate(&changed, &vk, 1000), Err(Invalid::Signature));
     }
+
+    /// A condition's evaluation is total over any payload a platform could sign: `true` only
+    /// when the claims it tests hold, never a panic, whatever the claims' types and sizes.
+    #[test]
+    fn conditions_never_panic_and_hold_only_when_their_claims_do(
+        claims in json_claims(),
+        repository_id in prop_oneof![Just(json!("42")), Just(json!(42)), Just(json!(null)), any::<String>().prop_map(|s| json!(s))],
+    ) {
+        let conditions = crate::federation::Conditions::new();
+        let mut claims = claims;
+        claims.insert("repository_id".into(), repository_id.clone());
+        for source in [
+            r#"claims.repository_id == "42" && claims.ref == "refs/heads/main""#,
+            r#"claims.repository_id in ["42", "43"] && claims.ids.exists(i, i == "x")"#,
+            r#"has(claims.environment) ? claims.environment == "x" && claims.repository_id == "42" : claims.repository_id == "42""#,
+            r#"claims.repository_id == "42" && size(claims.sub) < 100 && claims.sub.matches("^repo:")"#,
+            "size(claims) > 0 && claims.all(k, k != \"\")",
+        ] {
+            let c = conditions.get(source).unwrap();
+            let passed = c.evaluate(&claims) == crate::federation::condition::Outcome::True;
+            if passed && !source.starts_with("size(claims)") {
+                prop_assert_eq!(&repository_id, &json!("42"), "{} passed", source);
+            }
+        }
+    }
+}
+
+/// Payloads of up to 8 claims of any JSON shape, `ref`, `sub`, `ids` and `environment` among
+/// the names.
+fn json_claims() -> impl Strategy<Value = serde_json::Map<String, serde_json::Value>> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        "(?s).{0,12}".prop_map(serde_json::Value::from),
+        Just(json!("refs/heads/main")),
+        Just(json!("x")),
+    ];
+    let value = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            prop::collection::btree_map("[a-z]{1,3}", inner, 0..4)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    });
+    let name = prop_oneof![
+        Just("ref".to_owned()),
+        Just("sub".to_owned()),
+        Just("ids".to_owned()),
+        Just("environment".to_owned()),
+        "[a-z_]{1,8}",
+    ];
+    prop::collection::btree_map(name, value, 0..8).prop_map(|m| m.into_iter().collect())
 }
