@@ -146,13 +146,15 @@ print_env() {
   log "wrk: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-3)"
 }
 
-# The server the load scripts measure: `prepare_server` builds the `perf` profile and makes a
-# fresh store directory (BIN, DATA), with an EXIT trap that stops the server and every pid in
+# The server the load scripts measure: `prepare_server` builds the profile BENCH_PROFILE
+# (default `release`, the build `cargo run --release` gives; `perf` for opt-level 3 throughout)
+# and makes a fresh store directory (BIN, DATA), with an EXIT trap that stops the server and every pid in
 # BG_PIDS and removes DATA; `start_server` starts `tokenmint serve` on a free loopback port
 # (SERVER_PID, BASE) and waits until it answers.
 prepare_server() {
-  cargo build --profile perf --locked -p tokenmint-cli >&2
-  BIN=$ROOT/target/perf/tokenmint
+  local profile=${BENCH_PROFILE:-release}
+  cargo build --profile "$profile" --locked -p tokenmint-cli >&2
+  BIN=$ROOT/target/$profile/tokenmint
   DATA=$(mktemp -d)
   SERVER_PID=
   BG_PIDS=()

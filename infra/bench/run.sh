@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One command for the load figures in BENCHMARKS.md: builds tokenmint for throughput (profile
-# `perf`: the release profile at opt-level 3; release itself is size-optimised for Lambda), starts
+# One command for the load figures in BENCHMARKS.md: builds tokenmint (the release profile, as
+# `cargo run --release` does; BENCH_PROFILE=perf for opt-level 3 throughout), starts
 # `tokenmint serve` over a fresh store in a temporary directory on 127.0.0.1, registers a
 # benchmark client, then runs load.sh (c=1, 16, 64) and compare.sh (against node-oidc-provider
 # 9, alternating rounds), and stops the server.
