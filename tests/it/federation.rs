@@ -116,37 +116,18 @@ async fn a_build_job_authenticates_with_its_platform_token() {
     assert_eq!(ci.discoveries.load(Ordering::SeqCst), 1);
     assert_eq!(ci.fetches.load(Ordering::SeqCst), 1);
     // The same credential serves introspection and revocation.
-    let r = post_as(
-        &s,
-        "/oauth2/introspect",
-        Some("deploy"),
-        &jwt,
-        &format!("token={token}"),
-    )
-    .await;
+    let form = format!("token={token}");
+    let about = |path: &'static str| post_as(&s, path, Some("deploy"), &jwt, &form);
+    let r = about("/oauth2/introspect").await;
     assert_eq!(
         (r.status, &r.json["active"]),
         (200, &json!(true)),
         "{}",
         r.text
     );
-    let r = post_as(
-        &s,
-        "/oauth2/revoke",
-        Some("deploy"),
-        &jwt,
-        &format!("token={token}"),
-    )
-    .await;
+    let r = about("/oauth2/revoke").await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = post_as(
-        &s,
-        "/oauth2/introspect",
-        Some("deploy"),
-        &jwt,
-        &format!("token={token}"),
-    )
-    .await;
+    let r = about("/oauth2/introspect").await;
     assert_eq!(r.json["active"], false);
     // The array form of a single audience is the same audience.
     let one = job_token(&ci, &s, json!({"aud": [s.base]}));
