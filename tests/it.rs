@@ -23,6 +23,7 @@ mod it {
     mod kms_wrapped;
     mod lambda;
     mod lambda_hook;
+    mod lambda_url;
     mod metadata;
     mod outage;
     mod private_key_jwt;

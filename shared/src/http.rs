@@ -64,6 +64,7 @@ impl App {
         let Some(endpoint) = route(&site, req.uri().path()) else {
             return self.not_found();
         };
+        let started = std::time::Instant::now();
         let committing = Committing::default();
         req.extensions_mut().insert(committing.clone());
         let req = req;
@@ -102,8 +103,16 @@ impl App {
                 ))),
             },
         };
+        crate::meter::request_served(endpoint, started.elapsed());
+        if endpoint == Endpoint::Revoke && result.is_ok() {
+            crate::meter::revoked();
+        }
         result.unwrap_or_else(|e| {
             log_error(endpoint, &e);
+            match endpoint {
+                Endpoint::Token => crate::meter::token_refused(e.code),
+                other => crate::meter::endpoint_refused(other, e.code),
+            }
             e.to_response()
         })
     }

@@ -21,16 +21,24 @@ pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Bo
         _ => Bytes::new(),
     };
     let mut req = http::Request::from_parts(parts, bytes);
+    let front = match app.config.all_endpoints {
+        true => Front::FunctionUrl,
+        false => Front::HttpApi,
+    };
     match app.config.issuer.as_ref() {
         None => {
-            if let Some(issuer) = api_issuer(app.config.aws_region.as_deref(), &req) {
+            if let Some(issuer) = api_issuer(front, app.config.aws_region.as_deref(), &req) {
                 req.extensions_mut().insert(RequestIssuer(issuer));
             }
         }
         // With an issuer configured, the API answers under that name only: a request that
         // reached it by another (the default execute-api domain beside a custom one) would
-        // get tokens and answers foreign to the issuer its clients know.
-        Some(issuer) if !names(issuer, &req) => return misdirected(issuer),
+        // get tokens and answers foreign to the issuer its clients know. A function URL keeps
+        // its own name behind the custom domain in front of it (CloudFront forwards to it), so
+        // there every request names the URL and the check cannot apply.
+        Some(issuer) if front == Front::HttpApi && !names(issuer, &req) => {
+            return misdirected(issuer);
+        }
         Some(_) => {}
     }
     if let Some(source) = source_ip(&req) {
@@ -47,13 +55,39 @@ pub async fn handle(app: &App, serves: &[Endpoint], req: Request) -> Response<Bo
     })
 }
 
+/// What passes requests to the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Front {
+    /// An API Gateway HTTP API, routing each function its own endpoints.
+    HttpApi,
+    /// A Lambda function URL, in front of one function that answers every endpoint.
+    FunctionUrl,
+}
+
+/// Every endpoint, for a function behind a function URL (`TOKENMINT_ENDPOINTS=all`).
+const ALL: &[Endpoint] = &[
+    Endpoint::Token,
+    Endpoint::Introspect,
+    Endpoint::Revoke,
+    Endpoint::Jwks,
+    Endpoint::Metadata,
+];
+
 /// Runs an HTTP function: configuration and clients once per cold start, then the Lambda
-/// Runtime API loop answering requests for `serves`.
+/// Runtime API loop answering requests for `serves` (every endpoint with
+/// `TOKENMINT_ENDPOINTS=all`). Each invocation's metrics are written to the function log, in
+/// CloudWatch Embedded Metric Format, before its answer is returned: Lambda may freeze the
+/// process right after, and never resume it.
 pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> {
     use std::sync::Arc;
 
     let _log = crate::telemetry::init(crate::telemetry::Sink::Stdout);
     let config = Arc::new(crate::Config::from_env()?);
+    let serves = if config.all_endpoints { ALL } else { serves };
+    let metrics = metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(config.metrics_namespace.clone())
+        .init()
+        .map_err(|e| format!("metrics: {e}"))?;
     if serves.contains(&Endpoint::Token) && config.signer_signs_in_process() {
         crate::signer::local::seed_rng_in_background();
     }
@@ -68,23 +102,36 @@ pub async fn run(serves: &'static [Endpoint]) -> Result<(), lambda_http::Error> 
     let app = Arc::new(crate::setup::build_app_for(config, &stores, clock, hook, key_use).await?);
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let app = Arc::clone(&app);
-        async move { Ok::<_, std::convert::Infallible>(handle(&app, serves, req).await) }
+        async move {
+            let resp = handle(&app, serves, req).await;
+            // A lost metrics line must not fail the request it describes.
+            if let Err(e) = metrics.flush(std::io::stdout().lock()) {
+                tracing::warn!(error = %e, "writing the invocation's metrics failed");
+            }
+            Ok::<_, std::convert::Infallible>(resp)
+        }
     }))
     .await
 }
 
 /// The issuer of an API whose `TOKENMINT_ISSUER` is empty: its default endpoint,
-/// `https://{requestContext.apiId}.execute-api.{AWS_REGION}.amazonaws.com` (`region`). Built from the
-/// API's id and the function's region, which do not change with the domain a request came
-/// through, so a custom domain in front of the API names the same issuer (a token minted
-/// through one domain is known through the other) — never from a client's `Host` header.
-fn api_issuer(region: Option<&str>, req: &http::Request<Bytes>) -> Option<Issuer> {
+/// `https://{requestContext.apiId}.execute-api.{AWS_REGION}.amazonaws.com` (`region`), or for a
+/// function URL `https://{requestContext.apiId}.lambda-url.{AWS_REGION}.on.aws` (a function
+/// URL's event names its URL id as `apiId`). Built from the id and the function's region,
+/// which do not change with the domain a request came through, so a custom domain in front
+/// names the same issuer (a token minted through one domain is known through the other) —
+/// never from a client's `Host` header.
+fn api_issuer(front: Front, region: Option<&str>, req: &http::Request<Bytes>) -> Option<Issuer> {
     use lambda_http::request::RequestContext;
     let region = region?;
     match req.extensions().get::<RequestContext>()? {
         RequestContext::ApiGatewayV2(ctx) => {
-            let api = ctx.apiid.as_deref()?;
-            Issuer::parse(&format!("https://{api}.execute-api.{region}.amazonaws.com")).ok()
+            let id = ctx.apiid.as_deref()?;
+            let url = match front {
+                Front::HttpApi => format!("https://{id}.execute-api.{region}.amazonaws.com"),
+                Front::FunctionUrl => format!("https://{id}.lambda-url.{region}.on.aws"),
+            };
+            Issuer::parse(&url).ok()
         }
         _ => None,
     }

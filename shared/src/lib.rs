@@ -28,6 +28,7 @@ pub mod jwt;
 pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod meter;
 pub mod net;
 pub mod oauth;
 #[cfg(test)]

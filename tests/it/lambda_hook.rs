@@ -237,4 +237,20 @@ async fn a_failing_hook_function_fails_closed_after_bounded_retries() {
     assert!(r["headers"]["retry-after"].is_string(), "{r}");
     assert!(!r["body"].as_str().unwrap().contains("access_token"));
     assert_eq!(calls.load(Ordering::SeqCst), 3, "three attempts, then 503");
+    // What the dashboard's hook-failure alarm counts, and the refusal it caused.
+    let docs = super::lambda_url::emf(&token_fn);
+    let metric = |name: &str, dim: &str| {
+        docs.iter()
+            .filter(|d| d.get(name).is_some())
+            .map(|d| (d[dim].as_str().unwrap_or("").to_owned(), d[name].as_u64()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        metric("tokenmint_hook_calls_total", "outcome"),
+        [("failed".to_owned(), Some(1))]
+    );
+    assert_eq!(
+        metric("tokenmint_token_refusals_total", "error"),
+        [("temporarily_unavailable".to_owned(), Some(1))]
+    );
 }

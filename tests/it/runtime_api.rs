@@ -31,6 +31,7 @@ pub struct Function {
     waiters: Waiters,
     child: Child,
     next_id: u64,
+    lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Function {
@@ -89,18 +90,35 @@ impl Function {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let child = cmd
-            .stdout(Stdio::null())
+        let mut child = cmd
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let out = child.stdout.take().unwrap();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         Self {
             name: name.to_owned(),
             events,
             waiters,
             child,
             next_id: 0,
+            lines,
         }
+    }
+
+    /// The lines the function has written to standard output (its log) so far.
+    // The benchmarks include this file and read no log.
+    #[allow(dead_code)]
+    pub fn stdout(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
     }
 
     /// Sends one event and waits for the function's answer.

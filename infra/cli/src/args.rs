@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// The webhook's HMAC secret (docs/hook.md).
     #[arg(long, env = "TOKENMINT_HOOK_SECRET", hide_env_values = true)]
     pub hook_secret: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics, on a listener of their own
+    /// (docs/operations.md). Off by default.
+    #[arg(long, env = "TOKENMINT_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Subcommand)]

@@ -7,6 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+#[path = "cli/metrics.rs"]
+mod metrics;
+
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_tokenmint")
 }
@@ -155,6 +158,8 @@ struct Serve {
     child: Child,
     base: String,
     secret: String,
+    /// The metrics URL, with `--metrics-addr`.
+    metrics: Option<String>,
 }
 
 impl Drop for Serve {
@@ -185,12 +190,16 @@ fn serve_demo_by(mut cmd: Command, d: &Path, extra: &[&str]) -> Serve {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let (mut base, mut secret, mut seen) = (String::new(), String::new(), String::new());
+    let mut metrics = None;
     for line in lines.by_ref() {
         let line = line.unwrap();
         seen.push_str(&line);
         seen.push('\n');
         if let Some(rest) = line.strip_prefix("demo client: demo  secret: ") {
             secret = rest.to_owned();
+        }
+        if let Some(rest) = line.strip_prefix("metrics at ") {
+            metrics = Some(rest.to_owned());
         }
         if let Some(rest) = line.strip_prefix("tokenmint listening on ") {
             base = rest.split(' ').next().unwrap().to_owned();
@@ -202,6 +211,7 @@ fn serve_demo_by(mut cmd: Command, d: &Path, extra: &[&str]) -> Serve {
         child,
         base,
         secret,
+        metrics,
     }
 }
 

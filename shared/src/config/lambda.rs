@@ -48,6 +48,29 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_and_the_metrics_namespace_are_checked() {
+        let c = config(&[]);
+        assert!(!c.all_endpoints);
+        assert_eq!(c.metrics_namespace, "tokenmint");
+        let c = config(&[
+            ("TOKENMINT_ENDPOINTS", "all"),
+            ("TOKENMINT_METRICS_NAMESPACE", "prod/tokenmint"),
+        ]);
+        assert!(c.all_endpoints);
+        assert_eq!(c.metrics_namespace, "prod/tokenmint");
+        let refused = |k: &str, v: &str| {
+            Config::from_lookup(|n| (n == k).then(|| v.to_owned()))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused("TOKENMINT_ENDPOINTS", "token").contains("use all"));
+        for ns in ["AWS/Lambda", "a:b", &"n".repeat(256)] {
+            let e = refused("TOKENMINT_METRICS_NAMESPACE", ns);
+            assert!(e.contains("not a CloudWatch namespace"), "{e}");
+        }
+    }
+
+    #[test]
     fn a_function_refuses_sqlite_and_webhooks() {
         let e = config(&[]).check_lambda_store().unwrap_err().to_string();
         assert!(e.contains("keeps its state in DynamoDB"), "{e}");

@@ -108,6 +108,13 @@ pub struct Config {
     /// The region a Lambda function runs in (`AWS_REGION`, set by Lambda): with no
     /// `TOKENMINT_ISSUER`, the issuer is the API's default endpoint in this region.
     pub aws_region: Option<String>,
+    /// A Lambda function that answers every endpoint, as `tokenmint serve` does, behind a
+    /// Lambda function URL (`TOKENMINT_ENDPOINTS=all`): with no `TOKENMINT_ISSUER`, the
+    /// issuer is then the function URL. Unset: each function answers its own endpoints.
+    pub all_endpoints: bool,
+    /// The CloudWatch namespace of the metrics a Lambda function writes
+    /// (`TOKENMINT_METRICS_NAMESPACE`). Defaults to `tokenmint`.
+    pub metrics_namespace: String,
     /// The AWS SDK configuration (region, credentials, `AWS_ENDPOINT_URL` from the standard
     /// environment), loaded once on first use and shared by every AWS adapter.
     pub aws: crate::aws::Sdk,
@@ -189,6 +196,16 @@ impl Config {
             hook: hook::HookConfig::from_lookup(&get)?,
             request_deadline: secs("TOKENMINT_REQUEST_DEADLINE", 8)?,
             aws_region: get("AWS_REGION"),
+            all_endpoints: match get("TOKENMINT_ENDPOINTS").as_deref() {
+                None => false,
+                Some("all") => true,
+                Some(v) => {
+                    return Err(ConfigError::new(format!(
+                        "TOKENMINT_ENDPOINTS {v:?} is not understood; use all, or leave it unset"
+                    )));
+                }
+            },
+            metrics_namespace: metrics_namespace(get("TOKENMINT_METRICS_NAMESPACE"))?,
             aws: crate::aws::Sdk::default(),
         };
         config.validate()
@@ -283,6 +300,21 @@ impl Config {
         }
         Ok(self)
     }
+}
+
+/// A CloudWatch namespace: 1 to 255 letters, digits and `. - _ / #`, not `AWS/…`.
+fn metrics_namespace(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(ns) = value else {
+        return Ok("tokenmint".to_owned());
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#".contains(c);
+    if ns.len() > 255 || !ns.chars().all(allowed) || ns.starts_with("AWS/") {
+        return Err(ConfigError::new(format!(
+            "TOKENMINT_METRICS_NAMESPACE {ns:?} is not a CloudWatch namespace: at most 255 \
+             letters, digits and . - _ / #, not starting with AWS/"
+        )));
+    }
+    Ok(ns)
 }
 
 /// A DynamoDB table name: 3 to 255 of `A-Z a-z 0-9 _ - .`.

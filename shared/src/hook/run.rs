@@ -66,8 +66,15 @@ pub async fn call(
 ) -> Result<Approved, HookError> {
     let started = Instant::now();
     let outcome = attempt(hook, event, settings.timeout).await;
-    let latency_ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    let latency_ms = elapsed.as_millis() as u64;
     let decided = |decision: &str, claims: &str, reason: &str| {
+        let outcome = match decision {
+            "allow" => crate::meter::HookOutcome::Ok,
+            "deny" | "violation" => crate::meter::HookOutcome::Refused,
+            _ => crate::meter::HookOutcome::Failed,
+        };
+        crate::meter::hook_called(outcome, elapsed);
         crate::audit!(
             "hook_decision",
             hook = hook.name(),

@@ -68,6 +68,7 @@ pub async fn handle(
         active = claims.is_some(),
         jti = claims.as_ref().map_or("", |c| c.jti.as_str()),
     );
+    crate::meter::introspected(claims.is_some());
     let Some(c) = claims else {
         return Ok(response::json(
             http::StatusCode::OK,

@@ -190,6 +190,7 @@ async fn finish_refresh(
 
 fn audit_issued(app: &App, caller: &Caller, grant: GrantType, granted: &Granted, refresh: bool) {
     let (client, c) = (&caller.client, &granted.claims);
+    crate::meter::token_issued(grant, &client.id);
     let platform = caller.platform.as_deref();
     let shown = |f: fn(&PlatformIdentity) -> Option<&str>| {
         platform.and_then(f).map(super::shown).unwrap_or_default()
@@ -274,15 +275,22 @@ pub async fn sign(app: &App, claims: &AccessTokenClaims) -> Result<String, OAuth
         KeyError::Refused(_) => OAuthError::server_error(e),
         other => OAuthError::unavailable(other),
     })?;
-    mint::mint(key.signer.as_ref(), &key.encoded_header, claims)
-        .await
-        .map_err(|e| match e {
-            // Whatever the signer's trouble, no token: fail closed with 503.
-            // Too large for the signer is a policy bug, not an outage: retrying cannot help.
-            MintError::Sign(SignError::TooLarge(_)) => OAuthError::server_error(e),
-            // A disabled, deleted or forbidden key needs an operator: no Retry-After.
-            MintError::Sign(SignError::Refused(_)) => OAuthError::server_error(e),
-            MintError::Sign(_) => OAuthError::unavailable(e),
-            MintError::Claims(_) => OAuthError::server_error(e),
-        })
+    let started = std::time::Instant::now();
+    let minted = mint::mint(key.signer.as_ref(), &key.encoded_header, claims).await;
+    let failure = match &minted {
+        Ok(_) => None,
+        Err(MintError::Sign(SignError::Throttled { .. })) => Some(crate::meter::Failure::Throttled),
+        Err(MintError::Sign(SignError::TooLarge(_)) | MintError::Claims(_)) => None,
+        Err(MintError::Sign(_)) => Some(crate::meter::Failure::Failed),
+    };
+    crate::meter::signed(key.signer.mode(), started.elapsed(), failure);
+    minted.map_err(|e| match e {
+        // Whatever the signer's trouble, no token: fail closed with 503.
+        // Too large for the signer is a policy bug, not an outage: retrying cannot help.
+        MintError::Sign(SignError::TooLarge(_)) => OAuthError::server_error(e),
+        // A disabled, deleted or forbidden key needs an operator: no Retry-After.
+        MintError::Sign(SignError::Refused(_)) => OAuthError::server_error(e),
+        MintError::Sign(_) => OAuthError::unavailable(e),
+        MintError::Claims(_) => OAuthError::server_error(e),
+    })
 }

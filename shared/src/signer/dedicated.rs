@@ -72,6 +72,10 @@ impl Signer for DedicatedSigner {
         self.key.alg()
     }
 
+    fn mode(&self) -> &'static str {
+        "local"
+    }
+
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
         let stopped = || SignError::unavailable("the signing thread stopped");
         let (tx, rx) = tokio::sync::oneshot::channel();

@@ -138,6 +138,10 @@ impl Signer for KmsSigner {
         self.alg
     }
 
+    fn mode(&self) -> &'static str {
+        "kms"
+    }
+
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
         if signing_input.len() > KMS_RAW_MESSAGE_LIMIT {
             crate::audit!(

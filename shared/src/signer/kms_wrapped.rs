@@ -176,6 +176,10 @@ impl Signer for WrappedSigner {
         self.record.alg
     }
 
+    fn mode(&self) -> &'static str {
+        "kms-wrapped"
+    }
+
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
         self.key().await?.sign(signing_input).await
     }

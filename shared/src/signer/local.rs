@@ -141,6 +141,10 @@ impl Signer for LocalKey {
         self.alg
     }
 
+    fn mode(&self) -> &'static str {
+        "local"
+    }
+
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError> {
         self.sign_now(signing_input)
     }

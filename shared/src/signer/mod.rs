@@ -28,6 +28,14 @@ pub enum SignError {
         #[source]
         source: Option<Cause>,
     },
+    /// The signing service refused the request for its quota (KMS `ThrottlingException`,
+    /// after the SDK's retries); retryable, like [`SignError::Unavailable`].
+    #[error("signer throttled: {context}")]
+    Throttled {
+        context: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// The key cannot sign (bad material, refused input).
     #[error("signing failed: {context}")]
     Failed {
@@ -92,7 +100,8 @@ pub const PERMANENT_KMS_ERRORS: &[&str] = &[
 ];
 
 /// A failed KMS call: [`SignError::Refused`] for a permanent state, with a `signing_refused`
-/// audit event naming it; [`SignError::Unavailable`] (retryable, 503) for anything else.
+/// audit event naming it; [`SignError::Throttled`] for the request quota;
+/// [`SignError::Unavailable`] (retryable, 503) for anything else.
 pub fn kms_failure<E>(code: Option<&str>, kid: &str, e: E) -> SignError
 where
     E: std::error::Error + Send + Sync + 'static,
@@ -102,6 +111,10 @@ where
             crate::audit!("signing_refused", kid = %kid, reason = %code);
             SignError::Refused(code.to_owned())
         }
+        None if code == Some("ThrottlingException") => SignError::Throttled {
+            context: format!("kms: {e:?}"),
+            source: Some(e.into()),
+        },
         None => SignError::unavailable_by(format!("kms: {e:?}"), e),
     }
 }
@@ -112,6 +125,9 @@ pub trait Signer: Send + Sync {
     /// The key id published in the JWKS and carried in token headers.
     fn kid(&self) -> &str;
     fn alg(&self) -> Algorithm;
+    /// How it signs, as metrics name it: `kms` (a remote call per signature), `kms-wrapped`
+    /// or `local` (in process).
+    fn mode(&self) -> &'static str;
     /// The signature, already in JWS form (ES256: `r || s`).
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, SignError>;
 }

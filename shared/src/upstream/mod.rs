@@ -200,7 +200,12 @@ impl UpstreamKeys {
     }
 
     async fn fetch(&self, uri: &str) -> Result<HashMap<String, VerifyingKey>, String> {
-        parse_jwks(&self.fetch_document(uri, MAX_JWKS_BYTES).await?)
+        let keys = match self.fetch_document(uri, MAX_JWKS_BYTES).await {
+            Ok(body) => parse_jwks(&body),
+            Err(e) => Err(e),
+        };
+        crate::meter::upstream_fetched(keys.is_ok());
+        keys
     }
 
     /// GETs a JSON document: `https` (or loopback `http`), no redirects followed, `200` only,

@@ -41,13 +41,34 @@ pub async fn run(args: ServeArgs, flags: Flags) -> Result<()> {
     if args.demo {
         demo_client(&ctx, clock.now(), local).await?;
     }
+    let metrics = match args.metrics_addr {
+        Some(addr) => Some(metrics_server(addr).await?),
+        None => None,
+    };
     eprintln!(
         "tokenmint listening on http://{local} (issuer {})",
         ctx.config.issuer.as_ref().map_or("", |i| i.as_str())
     );
-    tokenmint_cli::server::serve(listener, Arc::new(app), shutdown_signal())
+    let served = tokenmint_cli::server::serve(listener, Arc::new(app), shutdown_signal()).await;
+    if let Some(task) = metrics {
+        task.abort();
+    }
+    served.map_err(CliError::io("the server stopped"))
+}
+
+/// Installs the Prometheus recorder and serves its text on `addr`, before the first request
+/// is answered so that no count is lost.
+async fn metrics_server(addr: SocketAddr) -> Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(CliError::io("the server stopped"))
+        .map_err(CliError::io(format!("cannot listen on {addr} for metrics")))?;
+    let local = listener.local_addr()?;
+    let handle = tokenmint_cli::metrics::install()
+        .map_err(|e| CliError::message(format!("cannot record metrics: {e}")))?;
+    eprintln!("metrics at http://{local}/metrics");
+    Ok(tokio::spawn(tokenmint_cli::metrics::serve(
+        listener, handle,
+    )))
 }
 
 /// Ctrl-C, or SIGTERM where there is one.

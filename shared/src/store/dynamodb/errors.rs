@@ -1,15 +1,28 @@
 //! The SDK's errors in the store's terms.
 
-use aws_sdk_dynamodb::error::{BuildError, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 
+use crate::meter::Failure;
 use crate::store::StoreError;
+
+/// DynamoDB's error codes for a request over the table's or the account's throughput.
+const THROTTLED: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
 
 /// A failed call: the table could not be reached, or refused.
 pub(super) fn unavailable<E>(e: SdkError<E>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
+    let kind = match e.code() {
+        Some(code) if THROTTLED.contains(&code) => Failure::Throttled,
+        _ => Failure::Failed,
+    };
+    crate::meter::store_failed(kind);
     // The Debug form names the AWS error code; it is logged, never sent to a client.
     StoreError::unavailable_by(format!("dynamodb: {e:?}"), e)
 }
@@ -22,7 +35,7 @@ pub(super) fn conditional<T, E>(
     refused: fn(&E) -> bool,
 ) -> Result<Option<T>, StoreError>
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
     match sent {
         Ok(out) => Ok(Some(out)),

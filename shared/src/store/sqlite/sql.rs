@@ -9,6 +9,7 @@ use crate::store::StoreError;
 use crate::store::codec::decode;
 
 pub(super) fn unavailable(e: rusqlite::Error) -> StoreError {
+    crate::meter::store_failed(crate::meter::Failure::Failed);
     StoreError::unavailable_by(e.to_string(), e)
 }
 
