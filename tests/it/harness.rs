@@ -401,6 +401,10 @@ impl ClientStore for Flaky {
         self.check(&self.faults.clients)?;
         self.inner.clients.update_client(c).await
     }
+    async fn delete_client(&self, id: &ClientId, version: u64) -> Result<bool, StoreError> {
+        self.check(&self.faults.clients)?;
+        self.inner.clients.delete_client(id, version).await
+    }
 }
 
 #[async_trait::async_trait]

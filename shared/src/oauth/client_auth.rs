@@ -345,6 +345,9 @@ mod tests {
         async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
             self.inner.update_client(c).await
         }
+        async fn delete_client(&self, id: &ClientId, version: u64) -> Result<bool, StoreError> {
+            self.inner.delete_client(id, version).await
+        }
     }
 
     use crate::clock::{Clock as _, ManualClock};

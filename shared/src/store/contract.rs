@@ -174,15 +174,23 @@ async fn clients(s: &Stores) {
         .create_client(&sample_client("contract-0"))
         .await
         .unwrap();
-    let ids: Vec<String> = s
-        .clients
-        .list_clients()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id.to_string())
-        .collect();
-    assert_eq!(ids, ["contract-0", "contract-a"]);
+    assert_eq!(client_ids(s).await, ["contract-0", "contract-a"]);
+
+    // A delete by a writer that read an older version loses; the current version deletes,
+    // and deleting again finds nothing.
+    assert!(matches!(
+        s.clients.delete_client(&c.id, c.version).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.clients.delete_client(&c.id, next.version).await.unwrap());
+    assert!(!s.clients.delete_client(&c.id, next.version).await.unwrap());
+    assert!(s.clients.get_client(&c.id).await.unwrap().is_none());
+    assert_eq!(client_ids(s).await, ["contract-0"]);
+}
+
+async fn client_ids(s: &Stores) -> Vec<String> {
+    let clients = s.clients.list_clients().await.unwrap();
+    clients.into_iter().map(|c| c.id.to_string()).collect()
 }
 
 async fn keys(s: &Stores) {

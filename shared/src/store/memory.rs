@@ -128,6 +128,17 @@ impl ClientStore for MemoryStore {
             }
         }
     }
+
+    async fn delete_client(&self, id: &ClientId, version: u64) -> Result<bool, StoreError> {
+        let mut s = self.state()?;
+        match s.clients.get(id) {
+            None => Ok(false),
+            Some(c) if c.version != version => Err(StoreError::Conflict(format!(
+                "client {id} changed concurrently"
+            ))),
+            Some(_) => Ok(s.clients.remove(id).is_some()),
+        }
+    }
 }
 
 #[async_trait]

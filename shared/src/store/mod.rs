@@ -100,6 +100,10 @@ pub trait ClientStore: Send + Sync {
     /// Replaces a client whose stored version is `client.version - 1`; `Conflict` otherwise,
     /// unless the stored record already is `client` (a retried write).
     async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Deletes client `id` if its stored version is `version`: `Ok(true)` when it was deleted,
+    /// `Ok(false)` when there was none (a retried delete), `Conflict` when it changed since it
+    /// was read.
+    async fn delete_client(&self, id: &ClientId, version: u64) -> Result<bool, StoreError>;
 }
 
 /// One step of a key's life, applied only if the stored status is still `expected` (`None`:

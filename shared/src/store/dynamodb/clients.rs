@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -70,6 +71,30 @@ impl ClientStore for DynamoStore {
                 c.id
             ))),
             None => Err(StoreError::NotFound(format!("client {}", c.id))),
+        }
+    }
+
+    async fn delete_client(&self, id: &ClientId, version: u64) -> Result<bool, StoreError> {
+        let sent = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(client_key(id)))
+            .key(SK, s("CLIENT"))
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", "version")
+            .expression_attribute_values(":v", n(version))
+            .send()
+            .await;
+        if conditional(sent, DeleteItemError::is_conditional_check_failed_exception)?.is_some() {
+            return Ok(true);
+        }
+        // The condition failed: gone already (an SDK retry of our own delete), or changed.
+        match self.get(client_key(id), "CLIENT").await? {
+            None => Ok(false),
+            Some(_) => Err(StoreError::Conflict(format!(
+                "client {id} changed concurrently"
+            ))),
         }
     }
 }

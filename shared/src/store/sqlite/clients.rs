@@ -68,4 +68,24 @@ impl ClientStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete_client(&self, id: &ClientId, version: u64) -> Result<bool, StoreError> {
+        let id = id.as_str().to_owned();
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM clients WHERE id = ?1 AND version = ?2",
+                    params![id, version as i64],
+                )
+                .map_err(unavailable)?;
+            match (n, stored_doc(c, &id)?) {
+                (1, _) => Ok(true),
+                (_, None) => Ok(false),
+                (_, Some(_)) => Err(StoreError::Conflict(format!(
+                    "client {id} changed concurrently"
+                ))),
+            }
+        })
+        .await
+    }
 }
