@@ -8,6 +8,7 @@ mod it {
     pub mod harness;
 
     mod abuse;
+    mod apply;
     mod attacks;
     mod delegated;
     mod deploy;

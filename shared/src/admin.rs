@@ -89,8 +89,17 @@ pub async fn create_key_client(
     spec: NewClient,
     now: UnixTime,
 ) -> Result<Client, AdminError> {
+    check_keys(spec.keys.as_ref())?;
+    let client = new_client(config, &spec, now)?;
+    store_new(store, &client, &spec.id).await?;
+    Ok(client)
+}
+
+/// A key client's public keys: an inline JWK Set holding at least one usable signing key, or
+/// a JWK Set URL tokenmint fetches from.
+pub(crate) fn check_keys(keys: Option<&ClientKeys>) -> Result<(), AdminError> {
     let invalid = AdminError::Invalid;
-    match &spec.keys {
+    match keys {
         None => {
             return Err(invalid(
                 "a key client needs a JWK Set or its URL (--jwks)".into(),
@@ -113,9 +122,7 @@ pub async fn create_key_client(
             crate::upstream::check_uri(uri).map_err(|e| invalid(format!("--jwks {e}")))?;
         }
     }
-    let client = new_client(config, &spec, now)?;
-    store_new(store, &client, &spec.id).await?;
-    Ok(client)
+    Ok(())
 }
 
 pub(crate) async fn store_new(

@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod apply;
 pub mod audit;
 pub mod aws;
 pub mod clock;

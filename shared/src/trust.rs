@@ -39,6 +39,30 @@ pub async fn add_issuer(
     spec: NewIssuer,
     now: UnixTime,
 ) -> Result<TrustedIssuer, AdminError> {
+    let profile = issuer_profile(config, spec, now)?;
+    let others: Vec<TrustedIssuer> = store
+        .list_issuers()
+        .await
+        .map_err(AdminError::Store)?
+        .into_iter()
+        .filter(|i| i.issuer != profile.issuer)
+        .collect();
+    check_prefixes(profile.subject_prefix.as_deref(), &others)?;
+    store
+        .put_issuer(&profile)
+        .await
+        .map_err(AdminError::Store)?;
+    crate::audit!("issuer_trusted", issuer = %profile.issuer, jwks_uri = %profile.jwks_uri);
+    Ok(profile)
+}
+
+/// A trusted issuer's profile from `spec`, checked on its own (not against the others:
+/// [`check_prefixes`]).
+pub(crate) fn issuer_profile(
+    config: &Config,
+    spec: NewIssuer,
+    now: UnixTime,
+) -> Result<TrustedIssuer, AdminError> {
     let invalid = AdminError::Invalid;
     check_issuer(config, &spec)?;
     let typ: TypRule = spec
@@ -61,15 +85,7 @@ pub async fn add_issuer(
         }
     }
     let claim_map = claim_map(&spec.map_claims)?;
-    let others: Vec<TrustedIssuer> = store
-        .list_issuers()
-        .await
-        .map_err(AdminError::Store)?
-        .into_iter()
-        .filter(|i| i.issuer != spec.issuer)
-        .collect();
-    check_prefixes(prefix.as_deref(), &others)?;
-    let profile = TrustedIssuer {
+    Ok(TrustedIssuer {
         issuer: spec.issuer,
         jwks_uri: spec.jwks_uri,
         audiences: spec.audiences,
@@ -80,13 +96,7 @@ pub async fn add_issuer(
         subject_prefix: prefix,
         claim_map,
         created_at: now,
-    };
-    store
-        .put_issuer(&profile)
-        .await
-        .map_err(AdminError::Store)?;
-    crate::audit!("issuer_trusted", issuer = %profile.issuer, jwks_uri = %profile.jwks_uri);
-    Ok(profile)
+    })
 }
 
 /// The issuer must be an http(s) URL that is not tokenmint's own; its JWKS URI must be one
@@ -148,7 +158,11 @@ pub(crate) fn claim_map(specs: &[String]) -> Result<Vec<ClaimMapping>, AdminErro
     Ok(claim_map)
 }
 
-fn check_prefixes(prefix: Option<&str>, others: &[TrustedIssuer]) -> Result<(), AdminError> {
+/// Once two issuers are trusted, each has a subject prefix and none begins another.
+pub(crate) fn check_prefixes(
+    prefix: Option<&str>,
+    others: &[TrustedIssuer],
+) -> Result<(), AdminError> {
     if others.is_empty() {
         return Ok(());
     }
@@ -200,14 +214,35 @@ pub async fn set_scope_rule(
     acr: Vec<String>,
     now: UnixTime,
 ) -> Result<Option<ScopeRule>, AdminError> {
-    let scope = Scope::new(scope).map_err(|e| AdminError::Invalid(e.to_string()))?;
     if acr.is_empty() {
+        let scope = Scope::new(scope).map_err(|e| AdminError::Invalid(e.to_string()))?;
         store
             .remove_scope_rule(scope.as_str())
             .await
             .map_err(AdminError::Store)?;
         crate::audit!("scope_rule_removed", scope = %scope.as_str());
         return Ok(None);
+    }
+    let rule = scope_rule(scope, acr, now)?;
+    store
+        .put_scope_rule(&rule)
+        .await
+        .map_err(AdminError::Store)?;
+    crate::audit!("scope_rule_set", scope = %rule.scope.as_str(), acr = %rule.acr.join(" "));
+    Ok(Some(rule))
+}
+
+/// A step-up rule: `scope` needs one of `acr` (at least one, each without spaces).
+pub(crate) fn scope_rule(
+    scope: &str,
+    acr: Vec<String>,
+    now: UnixTime,
+) -> Result<ScopeRule, AdminError> {
+    let scope = Scope::new(scope).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    if acr.is_empty() {
+        return Err(AdminError::Invalid(
+            "a step-up rule names at least one acr value".into(),
+        ));
     }
     if acr.iter().any(|a| {
         a.is_empty() || a.len() > 256 || a.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -219,17 +254,11 @@ pub async fn set_scope_rule(
     let mut acr = acr;
     acr.sort();
     acr.dedup();
-    let rule = ScopeRule {
+    Ok(ScopeRule {
         scope,
         acr,
         updated_at: now,
-    };
-    store
-        .put_scope_rule(&rule)
-        .await
-        .map_err(AdminError::Store)?;
-    crate::audit!("scope_rule_set", scope = %rule.scope.as_str(), acr = %rule.acr.join(" "));
-    Ok(Some(rule))
+    })
 }
 
 #[cfg(test)]

@@ -51,6 +51,28 @@ pub enum Command {
     /// Step-up rules: the acr values a scope requires.
     #[command(subcommand)]
     Scope(ScopeCommand),
+    /// Make the store match a YAML (or JSON) file of clients, trusted issuers and step-up
+    /// rules: print the plan, then write it (docs/operations.md).
+    Apply(ApplyArgs),
+    /// Print the store's clients, trusted issuers and step-up rules as a file for `apply`
+    /// (never a secret).
+    Export,
+}
+
+#[derive(clap::Args)]
+pub struct ApplyArgs {
+    /// The file: `clients`, `issuers` and `scopes`, each optional.
+    pub file: PathBuf,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also delete the clients, issuers and step-up rules the file does not declare.
+    #[arg(long)]
+    pub prune: bool,
+    /// Where the secrets of new secret clients are written (a new file, mode 0600: a JSON
+    /// object of client id to secret). Without it, apply creates no secret client.
+    #[arg(long, value_name = "PATH")]
+    pub secrets_out: Option<PathBuf>,
 }
 
 // No doc comments on the argument structs: clap would take them as the command's about

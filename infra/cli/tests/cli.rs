@@ -7,6 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+#[path = "cli/apply.rs"]
+mod apply;
 #[path = "cli/metrics.rs"]
 mod metrics;
 

@@ -115,7 +115,7 @@ pub async fn unfederate(
 }
 
 /// A credential from `spec`, checked against the configuration and the client's others.
-fn checked(
+pub(crate) fn checked(
     config: &Config,
     client: &Client,
     spec: NewCredential,

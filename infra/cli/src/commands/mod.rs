@@ -1,6 +1,7 @@
 //! The commands, one file per group. Each opens what it needs through [`crate::context`] and
 //! prints through [`crate::output`].
 
+mod apply;
 mod client;
 mod delegation;
 mod federation;
@@ -28,6 +29,8 @@ pub async fn run(args: Args) -> Result<()> {
         Command::Delegation(cmd) => delegation::run(cmd, &open(&flags).await?).await,
         Command::Issuer(cmd) => issuer::run(cmd, &open(&flags).await?).await,
         Command::Scope(cmd) => scope::run(cmd, &open(&flags).await?).await,
+        Command::Apply(cmd) => apply::run(cmd, &open(&flags).await?).await,
+        Command::Export => apply::export(&open(&flags).await?).await,
     }
 }
 
