@@ -25,7 +25,8 @@ for r in $(seq "$ROUNDS"); do
     PID=$!
     for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/.well-known/jwks.json" && break; sleep 0.1; done
     echo "### round $r $which ($BIN)"
-    "$ROOT/infra/bench/load.sh" "http://127.0.0.1:$port" bench "$SECRET" "$DURATION" 2>/dev/null |
+    TOKENMINT_PID=$PID "$ROOT/infra/bench/load.sh" "http://127.0.0.1:$port" bench "$SECRET" \
+      "$DURATION" 2>/dev/null |
       grep -E '^(concurrency|[0-9]+ )'
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
     rm -rf "$DATA"; DATA=

@@ -13,6 +13,8 @@
 #   TOKENMINT_RESOURCE [https://api.example.com]
 #   OIDC_SCOPE [same as TOKENMINT_SCOPE]  OIDC_RESOURCE [same as TOKENMINT_RESOURCE]
 #   BENCH_THREADS [2]  BENCH_CONNECTIONS [64]  BENCH_WARMUP [3s]
+#   TOKENMINT_PID: the server's pid; with it, each round also reports tokenmint's CPU time
+#   (user + system, /proc/PID/stat) per token issued, as it always does for node's
 #
 # The node server is started here on a free 127.0.0.1 port and stopped on
 # exit. Each round runs tokenmint, then node, with identical wrk settings.
@@ -131,11 +133,18 @@ TM_TPS=() TM_P50=() TM_P99=() TM_NON2XX=() TM_SOCKERR=()
 OP_TPS=() OP_P50=() OP_P99=() OP_NON2XX=() OP_SOCKERR=()
 RATIO=()
 
-printf '%-6s %-10s %12s %10s %10s %10s %8s %8s  %s\n' \
-  round server tokens/s requests p50_ms p99_ms non2xx sockerr loadavg
+TM_CPU=() TM_CPU_USER=() TM_CPU_SYS=() OP_CPU=() OP_CPU_USER=() OP_CPU_SYS=()
+TM_PID=${TOKENMINT_PID:-}
+
+printf '%-6s %-10s %12s %10s %10s %10s %8s %8s %16s  %s\n' \
+  round server tokens/s requests p50_ms p99_ms non2xx sockerr cpu_us/token loadavg
 for ((i = 1; i <= ROUNDS; i++)); do
   for side in tokenmint node; do
     la=$(loadavg)
+    pid=$NODE_PID
+    [[ $side == tokenmint ]] && pid=$TM_PID
+    before=""
+    [[ -n $pid ]] && before=$(cpu_ticks "$pid")
     if [[ $side == tokenmint ]]; then
       r=$(tm "round$i-tokenmint" "$DURATION")
       TM_TPS+=("$(field "$r" tokens_per_s)") TM_P50+=("$(field "$r" p50_ms)")
@@ -147,9 +156,20 @@ for ((i = 1; i <= ROUNDS; i++)); do
       OP_P99+=("$(field "$r" p99_ms)") OP_NON2XX+=("$(field "$r" non2xx)")
       OP_SOCKERR+=("$(field "$r" socket_errors)")
     fi
-    printf '%-6s %-10s %12s %10s %10s %10s %8s %8s  %s\n' "$i" "$side" \
+    cpu="-"
+    if [[ -n $before ]]; then
+      tokens=$(( $(field "$r" requests) - $(field "$r" non2xx) ))
+      read -r total user system < <(cpu_per_token "$before" "$(cpu_ticks "$pid")" "$tokens")
+      cpu="$total ($user+$system)"
+      if [[ $side == tokenmint ]]; then
+        TM_CPU+=("$total") TM_CPU_USER+=("$user") TM_CPU_SYS+=("$system")
+      else
+        OP_CPU+=("$total") OP_CPU_USER+=("$user") OP_CPU_SYS+=("$system")
+      fi
+    fi
+    printf '%-6s %-10s %12s %10s %10s %10s %8s %8s %16s  %s\n' "$i" "$side" \
       "$(field "$r" tokens_per_s)" "$(field "$r" requests)" "$(field "$r" p50_ms)" \
-      "$(field "$r" p99_ms)" "$(field "$r" non2xx)" "$(field "$r" socket_errors)" "$la"
+      "$(field "$r" p99_ms)" "$(field "$r" non2xx)" "$(field "$r" socket_errors)" "$cpu" "$la"
   done
   RATIO+=("$(awk -v a="${TM_TPS[-1]}" -v b="${OP_TPS[-1]}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "inf" }')")
 done
@@ -170,6 +190,15 @@ printf '%-10s %16s %14s %14s %14s %14s\n' tokenmint "$TM_MED" "$(median "${TM_P5
 printf '%-10s %16s %14s %14s %14s %14s\n' node "$OP_MED" "$(median "${OP_P50[@]}")" \
   "$(median "${OP_P99[@]}")" "$(max "${OP_P99[@]}")" "$OP_NON2XX_TOTAL"
 echo "ratio tokenmint/node: median of per-round ratios $(median "${RATIO[@]}") (per round: ${RATIO[*]}); ratio of medians $(awk -v a="$TM_MED" -v b="$OP_MED" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "inf" }')"
+cpu_line() {
+  local name=$1 total=$2 user=$3 system=$4
+  [[ -n $total ]] || return 0
+  # shellcheck disable=SC2086 # lists of numbers
+  printf 'CPU per token, %s: median %s us (user %s, system %s)\n' "$name" \
+    "$(median $total)" "$(median $user)" "$(median $system)"
+}
+cpu_line tokenmint "${TM_CPU[*]}" "${TM_CPU_USER[*]}" "${TM_CPU_SYS[*]}"
+cpu_line node "${OP_CPU[*]}" "${OP_CPU_USER[*]}" "${OP_CPU_SYS[*]}"
 echo "non-2xx (incl. warm-up): tokenmint $TM_NON2XX_TOTAL, node $OP_NON2XX_TOTAL; socket errors: tokenmint $TM_SOCKERR_TOTAL, node $OP_SOCKERR_TOTAL"
 server_errors=$(grep -c '^server_error' "$RUN_DIR/oidc-provider.log" || true)
 [[ $server_errors -gt 0 ]] && log "warning: oidc-provider logged server errors, see $RUN_DIR/oidc-provider.log"

@@ -141,6 +141,26 @@ new_run_dir() {
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# cpu_ticks PID -> "USER SYSTEM": the process's CPU time so far, in clock ticks
+# (getconf CLK_TCK per second), from /proc/PID/stat fields 14 and 15 (after the command
+# name, which may hold spaces).
+cpu_ticks() {
+  local stat
+  stat=$(cat "/proc/$1/stat") || die "no process $1"
+  stat=${stat##*) }
+  # shellcheck disable=SC2086 # split the fields on purpose
+  set -- $stat
+  printf '%s %s\n' "${12}" "${13}"
+}
+
+# cpu_per_token BEFORE AFTER TOKENS -> "TOTAL USER SYSTEM" in microseconds per token.
+cpu_per_token() {
+  awk -v b="$1" -v a="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(b, x, " "); split(a, y, " ");
+    u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n;
+    printf "%.1f %.1f %.1f\n", u + s, u, s }'
+}
+
 print_env() {
   log "host: $(nproc) cores, loadavg $(loadavg), $(uname -sr)"
   log "wrk: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-3)"

@@ -11,6 +11,8 @@
 #   TOKENMINT_PATH [/oauth2/token]  TOKENMINT_SCOPE [read]
 #   TOKENMINT_RESOURCE [https://api.example.com]
 #   BENCH_CONCURRENCY ["1 16 64"]  BENCH_WARMUP [3s]
+#   TOKENMINT_PID: the server's pid; with it, each level also reports the server's CPU time
+#   (user + system, /proc/PID/stat) per token issued, in microseconds
 #
 # wrk uses -t1 at concurrency 1 and -t2 otherwise.
 # Exit status: 0 = ok, 1 = some non-2xx response was seen, 2 = setup error.
@@ -61,17 +63,25 @@ NON2XX_TOTAL=$(field "$r" non2xx)
 SOCKERR_TOTAL=0
 log "warm-up ($WARMUP at c=${LEVELS[-1]}): $(field "$r" tokens_per_s) tokens/s, non2xx=$NON2XX_TOTAL"
 
-printf '%-11s %-8s %12s %10s %10s %10s %10s %8s %8s  %s\n' \
-  concurrency threads tokens/s requests p50_ms p90_ms p99_ms non2xx sockerr loadavg
+printf '%-11s %-8s %12s %10s %10s %10s %10s %8s %8s %18s  %s\n' \
+  concurrency threads tokens/s requests p50_ms p90_ms p99_ms non2xx sockerr cpu_us/token loadavg
 for c in "${LEVELS[@]}"; do
   t=$(threads_for "$c")
   la=$(loadavg)
+  before=""
+  [[ -n ${TOKENMINT_PID:-} ]] && before=$(cpu_ticks "$TOKENMINT_PID")
   r=$(run_wrk "c$c" "$TM_BASE" "$TM_PATH" "$TM_ID" "$TM_SECRET" "$TM_SCOPE" "$TM_RESOURCE" \
     "$t" "$c" "$DURATION")
-  printf '%-11s %-8s %12s %10s %10s %10s %10s %8s %8s  %s\n' "$c" "$t" \
+  cpu="-"
+  if [[ -n $before ]]; then
+    tokens=$(( $(field "$r" requests) - $(field "$r" non2xx) ))
+    read -r total user system < <(cpu_per_token "$before" "$(cpu_ticks "$TOKENMINT_PID")" "$tokens")
+    cpu="$total ($user+$system)"
+  fi
+  printf '%-11s %-8s %12s %10s %10s %10s %10s %8s %8s %18s  %s\n' "$c" "$t" \
     "$(field "$r" tokens_per_s)" "$(field "$r" requests)" "$(field "$r" p50_ms)" \
     "$(field "$r" p90_ms)" "$(field "$r" p99_ms)" "$(field "$r" non2xx)" \
-    "$(field "$r" socket_errors)" "$la"
+    "$(field "$r" socket_errors)" "$cpu" "$la"
   NON2XX_TOTAL=$((NON2XX_TOTAL + $(field "$r" non2xx)))
   SOCKERR_TOTAL=$((SOCKERR_TOTAL + $(field "$r" socket_errors)))
 done

@@ -23,7 +23,9 @@ SECRET=$("$BIN" --data "$DATA" client create --id bench --scope "read write" \
 start_server
 
 status=0
-"$ROOT/infra/bench/load.sh" "$BASE" bench "$SECRET" "$DURATION" || status=$?
-"$ROOT/infra/bench/compare.sh" "$BASE" bench "$SECRET" "$ROUNDS" "$DURATION" || status=$?
+TOKENMINT_PID=$SERVER_PID "$ROOT/infra/bench/load.sh" "$BASE" bench "$SECRET" "$DURATION" \
+  || status=$?
+TOKENMINT_PID=$SERVER_PID "$ROOT/infra/bench/compare.sh" "$BASE" bench "$SECRET" "$ROUNDS" "$DURATION" \
+  || status=$?
 printf 'audit lines written by the server: %s\n' "$(wc -l <"$DATA/serve.log")"
 exit "$status"
