@@ -238,7 +238,14 @@ async fn a_failing_hook_function_fails_closed_after_bounded_retries() {
     assert!(!r["body"].as_str().unwrap().contains("access_token"));
     assert_eq!(calls.load(Ordering::SeqCst), 3, "three attempts, then 503");
     // What the dashboard's hook-failure alarm counts, and the refusal it caused.
-    let docs = super::lambda_url::emf(&token_fn);
+    let docs = super::lambda_url::emf(
+        &token_fn,
+        &[
+            "tokenmint_hook_calls_total",
+            "tokenmint_token_refusals_total",
+        ],
+    )
+    .await;
     let metric = |name: &str, dim: &str| {
         docs.iter()
             .filter(|d| d.get(name).is_some())

@@ -33,13 +33,29 @@ fn request(method: &str, path: &str, authorization: &str, body: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The EMF documents the function has written so far (log lines with an `_aws` member).
-pub fn emf(f: &Function) -> Vec<Value> {
-    f.stdout()
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v.get("_aws").is_some())
-        .collect()
+/// The EMF documents (log lines with an `_aws` member) the function has written, once every
+/// metric of `metrics` is among them. The function wrote them before it answered, but the
+/// thread reading its standard output may not have read them yet, so this waits (up to 10 s)
+/// for the pipe to be read that far.
+pub async fn emf(f: &Function, metrics: &[&str]) -> Vec<Value> {
+    let parse = |f: &Function| -> Vec<Value> {
+        f.stdout()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("_aws").is_some())
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let docs = parse(f);
+        let all = metrics
+            .iter()
+            .all(|m| docs.iter().any(|d| d.get(*m).is_some()));
+        if all || std::time::Instant::now() > deadline {
+            return docs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// The documents carrying metric `name`, with their dimensions checked against the
@@ -92,7 +108,15 @@ async fn one_function_behind_a_function_url_serves_every_endpoint_and_writes_its
     assert_eq!(a.status, 200, "{:?}", a.body);
     let token = a.body["access_token"].as_str().unwrap().to_owned();
     // The invocation's metrics were written before its answer was returned.
-    let docs = emf(&f);
+    let docs = emf(
+        &f,
+        &[
+            "tokenmint_tokens_issued_total",
+            "tokenmint_request_duration_seconds",
+            "tokenmint_signer_duration_seconds",
+        ],
+    )
+    .await;
     let issued = documents(&docs, "tokenmint_tokens_issued_total");
     assert_eq!(issued.len(), 1, "{docs:?}");
     assert_eq!(issued[0]["tokenmint_tokens_issued_total"], 1);
@@ -142,7 +166,7 @@ async fn one_function_behind_a_function_url_serves_every_endpoint_and_writes_its
             .await,
     );
     assert_eq!(a.status, 401);
-    let docs = emf(&f);
+    let docs = emf(&f, &["tokenmint_token_refusals_total"]).await;
     let refused = documents(&docs, "tokenmint_token_refusals_total");
     assert_eq!(refused.len(), 1, "{docs:?}");
     assert_eq!(refused[0]["error"], "invalid_client");
