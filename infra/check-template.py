@@ -12,7 +12,8 @@
    function's role alone, with an explicit Deny for every other principal; `GetPublicKey`
    reaches every function that publishes; `DisableKey` and `ScheduleKeyDeletion` are denied to
    everyone but `BreakGlassRoleArn`. Checked for every value of the conditions they use.
-5. Every HTTP API route is throttled and every tokenmint function has reserved concurrency.
+5. Every HTTP API route is throttled (where the API exists) and every tokenmint function has
+   reserved concurrency.
 6. Every duration parameter is constrained (`AllowedPattern` or `AllowedValues`), and the
    rotation period reaches every function.
 7. The parameter extremes against the functions' configuration check: the built CLI
@@ -23,6 +24,17 @@
    start, and every combination its Rules or documented relations refuse must not: the
    template then refuses at deploy time exactly what would make the functions crash at init,
    except what the parameter descriptions document (DefaultTokenTtl <= MaxTokenTtl).
+8. Conditions: for every assignment of the parameter values the Conditions compare with, no
+   resource or output that is deployed references one that is not (after the SAM transform,
+   whose generated resources carry their function's or API's Condition).
+9. The alarms and the dashboard: DashboardBody, its !Sub resolved with placeholders for each
+   Endpoints value, is JSON; every metric its widgets and the alarms name is an AWS/* metric
+   or one of METRICS below, with exactly the dimensions the code gives it (CloudWatch
+   matches a dimension set exactly); the alarm widget lists every alarm.
+
+Checks 4, 4b and 5 run once for each value of `Endpoints` (http-api, function-url), on the
+template as that value deploys it: resources whose Condition that value makes false left out,
+and each Fn::If that value decides resolved.
 
 usage: python check-template.py TEMPLATE SCHEMA_JSON [TOKENMINT_BINARY]
        (run with .venv/sam's python, for cfn-lint's template reader; the binary defaults to
@@ -54,6 +66,29 @@ UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 # Relations between parameters that CloudFormation cannot check and the parameter
 # descriptions document instead: (smaller variable, larger variable).
 DOCUMENTED_RELATIONS = [("TOKENMINT_DEFAULT_TTL", "TOKENMINT_MAX_TTL")]
+# The metrics the code emits (shared/src/meter.rs; docs/operations.md, "Metrics"): each
+# one's labels, which are its EMF dimensions, with their values where they are a closed set.
+METRICS = {
+    "tokenmint_tokens_issued_total": {
+        "grant": ["client_credentials", "token_exchange", "refresh_token"], "client": None},
+    "tokenmint_token_refusals_total": {"error": [
+        "invalid_client", "invalid_grant", "invalid_scope", "invalid_request",
+        "unauthorized_client", "unsupported_grant_type", "invalid_target",
+        "temporarily_unavailable", "server_error"]},
+    "tokenmint_introspections_total": {"active": ["true", "false"]},
+    "tokenmint_revocations_total": {},
+    "tokenmint_endpoint_refusals_total": {"endpoint": ["introspect", "revoke"], "error": None},
+    "tokenmint_request_duration_seconds": {
+        "endpoint": ["token", "introspect", "revoke", "jwks", "metadata"]},
+    "tokenmint_hook_calls_total": {"outcome": ["ok", "refused", "failed"]},
+    "tokenmint_hook_duration_seconds": {},
+    "tokenmint_signer_duration_seconds": {"mode": ["kms", "kms-wrapped", "local"]},
+    "tokenmint_signer_failures_total": {
+        "mode": ["kms", "kms-wrapped", "local"], "kind": ["throttled", "failed"]},
+    "tokenmint_store_failures_total": {"kind": ["throttled", "failed"]},
+    "tokenmint_upstream_jwks_fetches_total": {"outcome": ["ok", "failed"]},
+}
+ENDPOINTS = ["http-api", "function-url"]
 # Offline stand-ins for the template's environment values that name AWS resources.
 STAND_INS = {
     "TOKENMINT_SIGNER": "kms:arn:aws:kms:eu-west-1:111122223333:key/"
@@ -74,11 +109,13 @@ def main():
         ("the table is the one tokenmint store init creates", lambda: table_schema(template, schema)),
         ("the table and the keys are retained and protected", lambda: retention(template)),
         ("no circular dependency after the SAM transform", lambda: no_cycles(template)),
-        ("key policies: only the token role signs or decrypts", lambda: key_policies(template)),
-        ("only the token and rotate functions write signing keys", lambda: key_writers(template)),
-        ("routes are throttled, functions have reserved concurrency", lambda: limits(template)),
+        ("key policies: only the token role signs or decrypts", lambda: per_mode(template, key_policies)),
+        ("only the token and rotate functions write signing keys", lambda: per_mode(template, key_writers)),
+        ("routes are throttled, functions have reserved concurrency", lambda: per_mode(template, limits)),
         ("duration parameters are constrained", lambda: duration_parameters(template)),
         ("parameter extremes against the configuration check", lambda: extremes(template, binary)),
+        ("nothing deployed references a resource whose Condition is false", lambda: conditional_references(template)),
+        ("alarms and the dashboard name only metrics that exist", lambda: dashboard(template)),
     ]
     failed = False
     for title, check in checks:
@@ -129,20 +166,10 @@ def retention(template):
 
 
 def no_cycles(template):
-    class Policies:  # the managed policies SAM attaches, without asking IAM
-        def load(self):
-            return {"AWSLambdaBasicExecutionRole":
-                    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
-
-    sam = json.loads(json.dumps(template))
-    for res in sam.get("Resources", {}).values():
-        if res.get("Type") == "AWS::Serverless::Function" and "CodeUri" in res.get("Properties", {}):
-            res["Properties"]["CodeUri"] = "s3://placeholder-bucket/code.zip"  # sam build's job
-    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
-    try:
-        expanded = transform(sam, {}, Policies())["Resources"]
-    except Exception as e:  # the translator's own errors name the resource
-        return [f"SAM cannot expand the template: {e}"], []
+    full, error = expanded_template(template)
+    if error:  # the translator's own errors name the resource
+        return [error], []
+    expanded = full["Resources"]
     graph = {name: set(depends_on(res, expanded)) for name, res in expanded.items()}
     cycles = []
     for start in graph:
@@ -310,17 +337,21 @@ def is_root(principal):
 
 
 def function_roles(template):
-    """The role of each tokenmint function, by what it serves: token, jwks, introspect, rotate."""
-    serves = {"/oauth2/token": "token", "/.well-known/jwks.json": "jwks", "/oauth2/introspect": "introspect"}
-    roles = {}
+    """The role of each tokenmint function deployed, by what it serves (its binary): token,
+    jwks, introspect, rotate. A token function with TOKENMINT_ENDPOINTS=all serves the jwks
+    and introspect endpoints too, and stands for them where no such function is deployed."""
+    roles, serves_all = {}, None
     for name, fn in resources(template, "AWS::Serverless::Function"):
         role = fn["Properties"].get("Role", {"Fn::GetAtt": [f"{name}Role", "Arn"]})
-        for event in fn["Properties"].get("Events", {}).values():
-            path = event.get("Properties", {}).get("Path")
-            if path in serves:
-                roles[serves[path]] = role
-            if event.get("Type") == "Schedule":
-                roles["rotate"] = role
+        binary = fn.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+        if binary in ("token", "jwks", "introspect", "rotate"):
+            roles[binary] = role
+        variables = fn["Properties"].get("Environment", {}).get("Variables", {})
+        if binary == "token" and variables.get("TOKENMINT_ENDPOINTS") == "all":
+            serves_all = role
+    if serves_all is not None:
+        for endpoint in ("jwks", "introspect"):
+            roles.setdefault(endpoint, serves_all)
     return roles
 
 
@@ -601,6 +632,348 @@ def starts(template, binary, values):
                              capture_output=True, text=True, timeout=60)
     lines = run.stderr.strip().splitlines()
     return run.returncode == 0, lines[-1] if lines else f"exit {run.returncode}"
+
+
+# --- modes: the template as one Endpoints value deploys it -------------------------------
+
+
+def per_mode(template, check):
+    """`check` on the template as each Endpoints value deploys it; lines name the value."""
+    problems, notes = [], []
+    for endpoints in ENDPOINTS:
+        p, n = check(deployed_view(template, {"Endpoints": endpoints}))
+        problems += [f"[Endpoints={endpoints}] {line}" for line in p]
+        notes += [f"[Endpoints={endpoints}] {line}" for line in n]
+    return problems, notes
+
+
+def deployed_view(template, known):
+    """The template with the parameter values `known` given: each condition they decide
+    evaluated, the resources and outputs whose Condition is false left out, and every Fn::If on
+    a decided condition resolved. Conditions that depend on other parameters stay as they are."""
+    decided = {}
+    for name in template.get("Conditions", {}):
+        value = condition_value(template, name, known)
+        if value is not None:
+            decided[name] = value
+    view = {k: v for k, v in template.items() if k not in ("Resources", "Outputs")}
+    for section in ("Resources", "Outputs"):
+        view[section] = {
+            name: partly_resolve(res, decided)
+            for name, res in template.get(section, {}).items()
+            if decided.get(res.get("Condition"), True)}
+    return view
+
+
+def condition_value(template, name, known):
+    """A condition's value given the parameter values `known`, or None when it depends on
+    others."""
+    return condition_expr(template, template["Conditions"][name], known)
+
+
+def condition_expr(template, expr, known):
+    if isinstance(expr, dict) and len(expr) == 1:
+        (fn, args), = expr.items()
+        if fn == "Condition":
+            return condition_value(template, args, known)
+        if fn == "Ref":
+            return known.get(args)
+        if fn == "Fn::Equals":
+            a, b = (condition_expr(template, x, known) for x in args)
+            return None if a is None or b is None else str(a) == str(b)
+        values = [condition_expr(template, x, known) for x in args]
+        if fn == "Fn::Not":
+            return None if values[0] is None else not values[0]
+        if fn == "Fn::And":
+            return False if False in values else (None if None in values else True)
+        if fn == "Fn::Or":
+            return True if True in values else (None if None in values else False)
+        raise ValueError(f"check-template.py cannot evaluate {fn} in a condition")
+    return expr
+
+
+def partly_resolve(x, decided):
+    """`x` with each Fn::If on a decided condition resolved and AWS::NoValue removed."""
+    if isinstance(x, dict):
+        if set(x) == {"Fn::If"} and x["Fn::If"][0] in decided:
+            name, yes, no = x["Fn::If"]
+            return partly_resolve(yes if decided[name] else no, decided)
+        if set(x) == {"Fn::If"}:  # undecided: keep both branches, AWS::NoValue included
+            name, yes, no = x["Fn::If"]
+            return {"Fn::If": [name, partly_resolve(yes, decided), partly_resolve(no, decided)]}
+        out = {k: partly_resolve(v, decided) for k, v in x.items()}
+        return {k: v for k, v in out.items() if v != {"Ref": "AWS::NoValue"}}
+    if isinstance(x, list):
+        out = [partly_resolve(v, decided) for v in x]
+        return [v for v in out if v != {"Ref": "AWS::NoValue"}]
+    return x
+
+
+# --- 8. references to resources that are not deployed ------------------------------------
+
+
+def expanded_template(template):
+    """The template after SAM's transform (CodeUri placeholders), or an error message."""
+    class Policies:  # the managed policies SAM attaches, without asking IAM
+        def load(self):
+            return {"AWSLambdaBasicExecutionRole":
+                    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
+
+    sam = json.loads(json.dumps(template))
+    for res in sam.get("Resources", {}).values():
+        if res.get("Type") == "AWS::Serverless::Function" and "CodeUri" in res.get("Properties", {}):
+            res["Properties"]["CodeUri"] = "s3://placeholder-bucket/code.zip"  # sam build's job
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+    try:
+        return transform(sam, {}, Policies()), None
+    except Exception as e:
+        return None, f"SAM cannot expand the template: {e}"
+
+
+def guarded_references(x, guards=()):
+    """(target, guards) for each Ref, GetAtt and ${...} in `x`: guards are the (condition,
+    branch) pairs of the Fn::If branches the reference sits in."""
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k == "Fn::If" and isinstance(v, list) and len(v) == 3:
+                yield from guarded_references(v[1], guards + ((v[0], True),))
+                yield from guarded_references(v[2], guards + ((v[0], False),))
+            elif k == "Ref" and isinstance(v, str):
+                yield v, guards
+            elif k == "Fn::GetAtt":
+                yield (v[0] if isinstance(v, list) else v.split(".")[0]), guards
+            elif k == "Fn::Sub":
+                text, local = (v, {}) if isinstance(v, str) else (v[0], v[1])
+                for m in re.findall(r"\$\{([A-Za-z0-9:.]+)\}", text):
+                    name = m.split(".")[0]
+                    if name not in local:
+                        yield name, guards
+                yield from guarded_references(local, guards)
+            else:
+                yield from guarded_references(v, guards)
+    elif isinstance(x, list):
+        for v in x:
+            yield from guarded_references(v, guards)
+
+
+def parameter_samples(template):
+    """For each parameter a Condition reads: every value the Conditions compare it with (within
+    its AllowedValues), and one value none of them is."""
+    compared = {}
+
+    def walk(x):
+        if isinstance(x, dict):
+            if "Fn::Equals" in x:
+                args = x["Fn::Equals"]
+                for a, b in (args, args[::-1]):
+                    if isinstance(a, dict) and set(a) == {"Ref"} and not isinstance(b, dict):
+                        compared.setdefault(a["Ref"], set()).add(str(b))
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(template.get("Conditions", {}))
+    samples = {}
+    for param, values in compared.items():
+        spec = template["Parameters"][param]
+        if "AllowedValues" in spec:
+            samples[param] = sorted({str(v) for v in spec["AllowedValues"]})
+        else:
+            other = str(spec.get("Default"))
+            other = other if other not in values else "placeholder-other-value"
+            samples[param] = sorted(values | {other})
+    return samples
+
+
+def conditional_references(template):
+    expanded, error = expanded_template(template)
+    if error:
+        return [error], []
+    everything = {**expanded.get("Resources", {})}
+    holders = [(name, res) for name, res in expanded.get("Resources", {}).items()]
+    holders += [(f"output {name}", out) for name, out in expanded.get("Outputs", {}).items()]
+    occurrences = []
+    for name, res in holders:
+        after = res.get("DependsOn", [])
+        for target in [after] if isinstance(after, str) else after:
+            occurrences.append((name, res.get("Condition"), target, ()))
+        for target, guards in guarded_references({k: v for k, v in res.items() if k != "DependsOn"}):
+            if target in everything:
+                occurrences.append((name, res.get("Condition"), target, guards))
+    samples = parameter_samples(expanded)
+    names = sorted(samples)
+    seen, problems = set(), []
+    assignments = 0
+    for values in itertools.product(*(samples[n] for n in names)):
+        known = dict(zip(names, values))
+        conditions = {c: condition_value(expanded, c, known) for c in expanded.get("Conditions", {})}
+        key = tuple(sorted(conditions.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        assignments += 1
+        deployed = lambda cond: cond is None or conditions[cond]
+        for holder, holder_cond, target, guards in occurrences:
+            if not deployed(holder_cond) or any(conditions[c] != branch for c, branch in guards):
+                continue
+            if not deployed(everything[target].get("Condition")):
+                line = (f"{holder} references {target} (Condition "
+                        f"{everything[target]['Condition']}) with {fmt(known)}")
+                if line.split(" with ")[0] not in [p.split(" with ")[0] for p in problems]:
+                    problems.append(line)
+    notes = [f"parameters varied: {', '.join(f'{n} ({len(samples[n])})' for n in names)}",
+             f"{assignments} distinct assignments of the conditions, "
+             f"{len(occurrences)} references after the SAM transform"]
+    return problems, notes
+
+
+# --- 9. the alarms and the dashboard ------------------------------------------------------
+
+PLACEHOLDERS = {"AWS::Region": "us-east-1", "AWS::AccountId": "111122223333",
+                "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com",
+                "AWS::StackName": "tokenmint-stack"}
+# A namespace with a slash, the character a SEARCH expression must quote.
+NAMESPACE_STAND_IN = "prod/tokenmint"
+
+
+def substitute(value, params):
+    """A string from an intrinsic, with placeholders for what only a deployment knows."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        v = value["Fn::Sub"]
+        text, local = (v, {}) if isinstance(v, str) else (v[0], v[1])
+
+        def one(m):
+            name = m.group(1)
+            if name.startswith("!"):
+                return "${" + name[1:] + "}"
+            if name in local:
+                return substitute(local[name], params)
+            return placeholder(name, params)
+
+        return re.sub(r"\$\{([A-Za-z0-9:.!]+)\}", one, text)
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return placeholder(value["Ref"], params)
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        v = value["Fn::GetAtt"]
+        return placeholder(".".join(v) if isinstance(v, list) else v, params)
+    raise ValueError(f"check-template.py cannot substitute {json.dumps(value)[:80]}")
+
+
+def placeholder(name, params):
+    if name in PLACEHOLDERS:
+        return PLACEHOLDERS[name]
+    if name in params:
+        return params[name]
+    resource, _, attribute = name.partition(".")
+    if attribute == "Arn":
+        return f"arn:aws:placeholder:us-east-1:111122223333:{resource}"
+    return f"placeholder-{resource}"
+
+
+def dashboard(template):
+    problems, notes = [], []
+    alarms = [n for n, _ in resources(template, "AWS::CloudWatch::Alarm")]
+    source = (ROOT / "shared/src/meter.rs").read_text() if (ROOT / "shared/src/meter.rs").exists() else ""
+    problems += [f"{m} is in METRICS, not in shared/src/meter.rs" for m in METRICS if f'"{m}"' not in source]
+    for endpoints in ENDPOINTS:
+        params = {p: str(spec.get("Default", "")) for p, spec in template["Parameters"].items()}
+        params.update({"Endpoints": endpoints, "MetricsNamespace": NAMESPACE_STAND_IN})
+        view = deployed_view(template, params)
+        where = f"[Endpoints={endpoints}]"
+        for name, alarm in resources(view, "AWS::CloudWatch::Alarm"):
+            problems += [f"{where} alarm {name}: {p}" for p in alarm_problems(alarm, params)]
+        boards = resources(view, "AWS::CloudWatch::Dashboard")
+        if not boards:
+            problems.append(f"{where} no dashboard")
+        for name, board in boards:
+            try:
+                body = json.loads(substitute(board["Properties"]["DashboardBody"], params))
+            except (ValueError, KeyError) as e:
+                problems.append(f"{where} {name}: DashboardBody is not JSON after substitution: {e}")
+                continue
+            widgets = body.get("widgets", [])
+            listed = []
+            for i, widget in enumerate(widgets):
+                props = widget.get("properties", {})
+                title = props.get("title", f"widget {i}")
+                if widget.get("type") == "alarm":
+                    listed += [a.rsplit(":", 1)[-1] for a in props.get("alarms", [])]
+                for entry in props.get("metrics", []):
+                    problems += [f"{where} {name} {title!r}: {p}" for p in metric_entry_problems(entry)]
+            problems += [f"{where} {name}: the alarm widget does not list {a}" for a in alarms
+                         if a in view["Resources"] and a not in listed]
+            problems += [f"{where} {name}: the alarm widget lists {a}, which is not deployed"
+                         for a in listed if a not in view["Resources"]]
+            notes.append(f"{where} {name}: {len(widgets)} widgets, {len(listed)} alarms listed")
+    return problems, notes
+
+
+def metric_entry_problems(entry):
+    if entry and isinstance(entry[0], dict) and "expression" in entry[0]:
+        return expression_problems(entry[0]["expression"])
+    names = [e for e in entry if isinstance(e, str)]
+    if len(names) < 2 or len(names) % 2:
+        return [f"metric {json.dumps(entry)} is not [namespace, name, dimension, value, ...]"]
+    namespace, metric = names[0], names[1]
+    return metric_problems(namespace, metric, dict(zip(names[2::2], names[3::2])))
+
+
+def expression_problems(expression):
+    problems = []
+    searches = re.findall(r"SEARCH\('(.*?)',\s*'([^']+)',\s*[0-9]+\)", expression)
+    if "SEARCH" in expression and not searches:
+        problems.append(f"cannot read the SEARCH in {expression!r}")
+    for query, _stat in searches:
+        schema = re.match(r'\{"([^"]+)",([A-Za-z0-9_,]*)\}', query)
+        metric = re.search(r'MetricName="([^"]+)"', query)
+        if not schema or not metric:
+            problems.append(f"SEARCH {query!r}: no {{\"namespace\",dimensions}} schema or MetricName=\"...\"")
+            continue
+        dims = [d for d in schema.group(2).split(",") if d]
+        values = dict(re.findall(r'\b([a-z_]+)="([^"]+)"', query))
+        values.pop("MetricName", None)
+        problems += metric_problems(schema.group(1), metric.group(1), {d: values.get(d) for d in dims},
+                                    searched=set(values) - set(dims))
+    return problems
+
+
+def metric_problems(namespace, metric, dimensions, searched=()):
+    """What is wrong with one metric reference: AWS/* metrics pass; ours must be a known name
+    with exactly its dimensions, and known values where the values are a closed set."""
+    if namespace.startswith("AWS/"):
+        return []
+    if namespace != NAMESPACE_STAND_IN:
+        return [f"{metric}: namespace {namespace!r} is neither AWS/* nor MetricsNamespace"]
+    if metric not in METRICS:
+        return [f"{metric} in {namespace!r} is not a metric the code emits"]
+    labels = METRICS[metric]
+    problems = []
+    if set(dimensions) != set(labels):
+        problems.append(f"{metric}: dimensions {sorted(dimensions)}, the code gives {sorted(labels)}")
+    problems += [f"{metric}: searches {d}, not one of its dimensions" for d in searched]
+    for d, v in dimensions.items():
+        if v is not None and labels.get(d) is not None and v not in labels[d]:
+            problems.append(f"{metric}: {d}={v!r} is never emitted ({', '.join(labels[d])})")
+    return problems
+
+
+def alarm_problems(alarm, params):
+    props = alarm.get("Properties", {})
+    stats = [props] if "MetricName" in props else [
+        m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+    problems = []
+    for m in stats:
+        dims = {d["Name"]: substitute(d["Value"], params) for d in m.get("Dimensions", [])}
+        problems += metric_problems(substitute(m["Namespace"], params), m["MetricName"], dims)
+    if "AlarmDescription" not in props or "docs/operations.md" not in props["AlarmDescription"]:
+        problems.append("its AlarmDescription does not point at docs/operations.md")
+    if props.get("TreatMissingData") != "notBreaching":
+        problems.append("TreatMissingData is not notBreaching")
+    return problems
 
 
 # --- helpers -----------------------------------------------------------------------------
