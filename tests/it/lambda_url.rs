@@ -58,6 +58,24 @@ pub async fn emf(f: &Function, metrics: &[&str]) -> Vec<Value> {
     }
 }
 
+/// The fields of the first audit event `event` in the function's log, waiting (up to 10 s) for
+/// the thread reading its standard output to get that far.
+async fn audit_event(f: &Function, event: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = f
+            .stdout()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["fields"]["event"] == event);
+        match found {
+            Some(line) => return line["fields"].clone(),
+            None if std::time::Instant::now() > deadline => panic!("no {event} audit event"),
+            None => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+}
+
 /// The documents carrying metric `name`, with their dimensions checked against the
 /// declaration (every dimension declared has a value, and the namespace is the configured one).
 fn documents<'a>(docs: &'a [Value], name: &str) -> Vec<&'a Value> {
@@ -97,6 +115,7 @@ async fn one_function_behind_a_function_url_serves_every_endpoint_and_writes_its
         ("TOKENMINT_ISSUER", ""),
         ("TOKENMINT_ENDPOINTS", "all"),
         ("TOKENMINT_METRICS_NAMESPACE", "tokenmint-test"),
+        ("RUST_LOG", "info"),
     ];
     let mut f = Function::start("token", &env).await;
 
@@ -126,6 +145,24 @@ async fn one_function_behind_a_function_url_serves_every_endpoint_and_writes_its
     assert_eq!(served[0]["endpoint"], "token");
     let signed = documents(&docs, "tokenmint_signer_duration_seconds");
     assert_eq!(signed[0]["mode"], "kms", "{docs:?}");
+    // The audit line of a plain client_credentials token names what it has and leaves out
+    // every field it has no value for: each byte of it is billed, once per token.
+    let issued = audit_event(&f, "token_issued").await;
+    assert_eq!(issued["client_id"], "gateway", "{issued}");
+    assert_eq!(issued["scope"], "read", "{issued}");
+    for absent in [
+        "act",
+        "dlg",
+        "hook",
+        "subject_issuer",
+        "refresh_token",
+        "credential",
+        "platform_issuer",
+        "platform_sub",
+        "platform_jti",
+    ] {
+        assert!(issued.get(absent).is_none(), "{absent} in {issued}");
+    }
 
     // Metadata, keys, introspection and revocation from the same function, under the issuer
     // the function URL names.
