@@ -1,5 +1,9 @@
 //! Cold start of each function binary: process start until its first invocation is answered,
-//! under the same Runtime API peer the integration tests use. Median of 20 starts.
+//! under the same Runtime API peer the integration tests use. Median of 20 starts. Then, in the
+//! last started process, the same invocation [`WARM`] times more: the warm invocation's median
+//! and 99th percentile (round trip through the Runtime API peer), and the bytes the function
+//! writes to its log (standard output: audit lines and EMF metrics) per warm invocation, which
+//! CloudWatch Logs bills.
 //!
 //! ```sh
 //! cargo build --release --bins
@@ -26,6 +30,7 @@ use tokenmint::store::dynamodb::DynamoStore;
 use tokenmint::{Clock, Config, SystemClock, setup};
 
 const RUNS: usize = 20;
+const WARM: usize = 200;
 
 fn event(fixture: &str, pairs: &[(&str, &str)]) -> Value {
     let path = format!("{}/fixtures/apigw-v2/{fixture}", env!("CARGO_MANIFEST_DIR"));
@@ -103,7 +108,7 @@ async fn main() {
         new_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).await
     );
     println!(
-        "function, signing mode       median_ms  min_ms  max_ms  (process start -> first answer, {RUNS} runs)"
+        "function, signing mode       median_ms  min_ms  max_ms  (process start -> first answer, {RUNS} runs)  warm_p50_ms  warm_p99_ms  log_bytes/inv  lines/inv  ({WARM} warm)"
     );
     let (kms_env, kms_secret) = deployment(&rsa).await;
     let form = |path: &str| form_for(path, &kms_secret);
@@ -168,6 +173,8 @@ async fn deployment(signer: &str) -> (Vec<(String, String)>, String) {
         ("TOKENMINT_SIGNER", signer.to_owned()),
         ("TOKENMINT_SIGNING_ALG", "RS256".into()),
         ("TOKENMINT_ISSUER", String::new()),
+        // The template's level (its default): the log as deployed, audit lines included.
+        ("RUST_LOG", "info".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -182,30 +189,73 @@ async fn deployment(signer: &str) -> (Vec<(String, String)>, String) {
     (env, secret)
 }
 
-/// Starts `name` RUNS times and prints the median time to its first answer.
+/// Starts `name` RUNS times and prints the median time to its first answer, then the warm
+/// figures of the last process.
 async fn measure(name: &str, mode: &str, env: &[(String, String)], first: &Value) {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut times = Vec::new();
+    let mut last = None;
     for _ in 0..RUNS {
         let started = Instant::now();
         let mut f = Function::start(name, &env).await;
         let outcome = f.invoke(first.clone()).await;
         times.push(started.elapsed().as_secs_f64() * 1000.0);
-        match outcome {
-            Outcome::Error(e) => panic!("{name} failed: {e}"),
-            // HTTP functions answer an API Gateway response; none may be a server error.
-            Outcome::Response(r) => {
-                assert!(
-                    r["statusCode"].as_u64().is_none_or(|s| s < 500),
-                    "{name}: {r}"
-                )
-            }
-        }
+        answered(name, outcome);
+        last = Some(f);
     }
     let (min, max) = (
         times.iter().copied().fold(f64::MAX, f64::min),
         times.iter().copied().fold(0.0, f64::max),
     );
+    let cold = median(times);
+    let mut f = last.unwrap();
+    let (lines_before, bytes_before) = log_size(&settled(&f).await);
+    let mut warm = Vec::new();
+    for _ in 0..WARM {
+        let started = Instant::now();
+        let outcome = f.invoke(first.clone()).await;
+        warm.push(started.elapsed().as_secs_f64() * 1000.0);
+        answered(name, outcome);
+    }
+    let (lines_after, bytes_after) = log_size(&settled(&f).await);
+    warm.sort_by(f64::total_cmp);
+    let p99 = warm[warm.len() * 99 / 100];
     let label = format!("{name}, {mode}");
-    println!("{label:<28} {:>9.2} {min:>7.2} {max:>7.2}", median(times));
+    println!(
+        "{label:<28} {cold:>9.2} {min:>7.2} {max:>7.2} {:>49.2} {p99:>12.2} {:>14} {:>10.1}",
+        median(warm),
+        (bytes_after - bytes_before) / WARM,
+        (lines_after - lines_before) as f64 / WARM as f64,
+    );
+}
+
+fn answered(name: &str, outcome: Outcome) {
+    match outcome {
+        Outcome::Error(e) => panic!("{name} failed: {e}"),
+        // HTTP functions answer an API Gateway response; none may be a server error.
+        Outcome::Response(r) => {
+            assert!(
+                r["statusCode"].as_u64().is_none_or(|s| s < 500),
+                "{name}: {r}"
+            )
+        }
+    }
+}
+
+/// The function's log once the thread reading it has caught up: no new line for 200 ms.
+async fn settled(f: &Function) -> Vec<String> {
+    let mut seen = f.stdout();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let now = f.stdout();
+        if now.len() == seen.len() {
+            return now;
+        }
+        seen = now;
+    }
+}
+
+/// Lines and bytes (with their newlines) of a log.
+fn log_size(lines: &[String]) -> (usize, usize) {
+    (lines.len(), lines.iter().map(|l| l.len() + 1).sum())
 }
